@@ -1,0 +1,3 @@
+from mamlviz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""Command line: `mamlviz [gui|train|eval|info]`. The only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mamlviz.core.config import ALGORITHMS, ModelConfig, TaskConfig, TrainConfig, parse_hidden
+from mamlviz.core.errors import ConfigError, MamlvizError, TrainingDiverged
+
+TABLE_STEPS = (0, 1, 2, 5, 10, 20, 50)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return parse_hidden(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mamlviz",
+        description="Visual explorer for Model-Agnostic Meta-Learning. Without a command, opens the desktop app.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    gui = sub.add_parser("gui", help="open the desktop app (the default)", add_help=False)
+    gui.add_argument("gui_args", nargs=argparse.REMAINDER, help="options of the desktop app (see mamlviz gui --help)")
+
+    defaults = TrainConfig()
+    train = sub.add_parser("train", help="meta-train an initialization and export it to .safetensors")
+    train.add_argument("--algo", choices=ALGORITHMS, default=defaults.algo, help="algorithm (default: %(default)s)")
+    train.add_argument("--iters", type=_positive_int, default=defaults.iterations, help="meta-iterations")
+    train.add_argument("--inner-steps", type=_positive_int, default=defaults.inner_steps, help="inner SGD steps S")
+    train.add_argument("--inner-lr", type=_positive_float, default=defaults.inner_lr, help="inner learning rate α")
+    train.add_argument("--meta-lr", type=_positive_float, default=defaults.meta_lr, help="Adam meta learning rate β")
+    train.add_argument("--meta-batch", type=_positive_int, default=defaults.meta_batch, help="tasks per meta-batch")
+    train.add_argument("--shots", type=_positive_int, default=defaults.task.shots, help="support (and query) points K")
+    train.add_argument("--hidden", type=_hidden, default=defaults.model.hidden, help="hidden sizes, e.g. 40,40")
+    train.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
+    train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
+    train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
+
+    evaluate = sub.add_parser("eval", help="MSE vs adaptation steps of one or more initializations")
+    evaluate.add_argument("files", nargs="+", type=Path, help=".safetensors (or .pt state dict) files")
+    evaluate.add_argument("--shots", type=_positive_int, nargs="+", default=[5, 10], help="K values")
+    evaluate.add_argument("--steps", type=_positive_int, default=10, help="adaptation steps (default 10)")
+    evaluate.add_argument("--tasks", type=_positive_int, default=600, help="number of test tasks (default 600)")
+    evaluate.add_argument("--inner-lr", type=_positive_float, default=0.01, help="adaptation learning rate α")
+    evaluate.add_argument("--seed", type=int, default=1234, help="seed of the test tasks (default %(default)s)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    info = sub.add_parser("info", help="show the metadata of an initialization file")
+    info.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in (None, "gui"):
+        from mamlviz.gui.app import main as gui_main
+
+        return gui_main(list(getattr(args, "gui_args", [])))
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        return {"train": cmd_train, "eval": cmd_eval, "info": cmd_info}[args.command](args)
+    except MamlvizError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mamlviz.core.checkpoint import Initialization, save_initialization
+    from mamlviz.core.device import describe, resolve_device
+    from mamlviz.core.evaluate import evaluate
+    from mamlviz.core.train import Trainer
+    from mamlviz.progress import ProgressBar
+
+    cfg = TrainConfig(
+        algo=args.algo,
+        iterations=args.iters,
+        inner_steps=args.inner_steps,
+        inner_lr=args.inner_lr,
+        meta_lr=args.meta_lr,
+        meta_batch=args.meta_batch,
+        seed=args.seed,
+        val_every=args.val_every,
+        task=TaskConfig(shots=args.shots, queries=args.shots),
+        model=ModelConfig(hidden=args.hidden),
+    )
+    device = resolve_device(args.device)
+    if not args.out.parent.is_dir():
+        raise ConfigError(f"cannot write {args.out}: folder {args.out.parent} does not exist.")
+    trainer = Trainer(cfg, device=device)
+    print(f"training {cfg.algo} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
+    bar = ProgressBar(cfg.iterations, cfg.algo)
+    status = 0
+    try:
+        for progress in trainer.iterate():
+            loss = progress.losses.get(f"{cfg.algo}/post", progress.losses.get(cfg.algo, float("nan")))
+            bar.update(progress.iteration, f"loss {loss:.3f}")
+    except TrainingDiverged as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {trainer.iteration} iterations; saving what was trained.", file=sys.stderr)
+        status = 130
+    elapsed = bar.close()
+    params = trainer.snapshot()[cfg.algo]
+    metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
+    for shots in (5, 10):
+        curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=cfg.inner_lr, seed=1234)
+        metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
+    save_initialization(args.out, Initialization(params, cfg, cfg.algo, trainer.iteration, metrics))
+    k5 = metrics["eval_K5"]["mse"]  # type: ignore[index]
+    print(
+        f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; "
+        f"K=5 MSE after 0/1/10 steps: {k5[0]:.3f} / {k5[1]:.3f} / {k5[10]:.3f}",
+        file=sys.stderr,
+    )
+    return status
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from mamlviz.core.checkpoint import load_initialization
+    from mamlviz.core.evaluate import evaluate
+
+    inits = [load_initialization(path) for path in args.files]
+    results = []
+    for path, init in zip(args.files, inits, strict=True):
+        for shots in args.shots:
+            curve = evaluate(init.params, init.config.task, shots, args.steps, args.tasks, args.inner_lr, args.seed)
+            results.append({"file": str(path), "algorithm": init.algorithm, **curve.to_dict()})
+    if args.json:
+        print(json.dumps({"inner_lr": args.inner_lr, "steps": args.steps, "results": results}, indent=2))
+        return 0
+    steps = [s for s in TABLE_STEPS if s < args.steps] + [args.steps]
+    header = f"{'file':<28} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in steps) + "  diverged"
+    print(f"MSE on {args.tasks} tasks (100-point grid), α = {args.inner_lr}, mean ± 95% interval")
+    print(header)
+    for row in results:
+        cells = " ".join(f"{row['mean'][s]:>7.3f} ± {row['ci95'][s]:<5.3f}" for s in steps)
+        print(f"{Path(row['file']).name:<28.28} {row['algorithm']:<10} {row['shots']:>3} {cells}  {row['diverged']}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from mamlviz.core.checkpoint import load_initialization
+
+    init = load_initialization(args.file)
+    print(f"file:        {args.file}")
+    print(f"algorithm:   {init.algorithm}")
+    print(f"iterations:  {init.iterations}")
+    print(f"seed:        {init.config.seed}")
+    print(f"model:       MLP {'-'.join(map(str, init.config.model.sizes))}, ReLU")
+    print(f"config:      {json.dumps(init.config.to_dict())}")
+    print(f"metrics:     {json.dumps(init.metrics)}")
+    return 0

@@ -1,0 +1,162 @@
+"""Export and load trained initializations as `.safetensors` files.
+
+Tensor names are exactly the `state_dict` of the equivalent `torch.nn.Sequential`
+(`make_mlp`), so plain PyTorch loads them with `safetensors.torch.load_file` +
+`load_state_dict`. The string metadata carries everything needed to rebuild and judge the
+model: format version, architecture, algorithm, full training config, iterations, seed and
+evaluation metrics. Writes are atomic (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from mamlviz.core.config import ModelConfig, TrainConfig
+from mamlviz.core.errors import CheckpointError, ConfigError
+from mamlviz.core.model import Params, layer_names
+
+FORMAT = "mamlviz-init"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Initialization:
+    """A trained initialization θ with the config that produced it."""
+
+    params: Params
+    config: TrainConfig
+    algorithm: str
+    iterations: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def architecture(model: ModelConfig) -> dict[str, Any]:
+    return {"type": "mlp", "activation": "relu", "sizes": list(model.sizes)}
+
+
+def save_initialization(path: str | Path, init: Initialization) -> None:
+    """Write θ and its metadata atomically to a `.safetensors` file."""
+    path = Path(path)
+    check_params(init.params, init.config.model, str(path))
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "architecture": json.dumps(architecture(init.config.model)),
+        "algorithm": init.algorithm,
+        "config": json.dumps(init.config.to_dict()),
+        "iterations": str(init.iterations),
+        "seed": str(init.config.seed),
+        "metrics": json.dumps(init.metrics),
+    }
+    tensors = {k: v.detach().cpu().float().contiguous() for k, v in init.params.items()}
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CheckpointError(f"cannot write {path}: folder {directory} does not exist.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_initialization(path: str | Path) -> Initialization:
+    """Load and validate an initialization (`.safetensors` from mamlviz, or a plain `.pt` state dict)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no such file: {path}.")
+    if path.suffix == ".pt":
+        return _load_state_dict_pt(path)
+    try:
+        with safe_open(path, framework="pt") as fh:
+            metadata = fh.metadata() or {}
+            params = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a valid .safetensors file (damaged or truncated?): {exc}.") from None
+    return _from_metadata(path, params, metadata)
+
+
+def _from_metadata(path: Path, params: Params, metadata: dict[str, str]) -> Initialization:
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a safetensors file but not a mamlviz initialization (no '{FORMAT}' metadata)."
+        )
+    try:
+        version = int(metadata["format_version"])
+        if version > FORMAT_VERSION:
+            raise CheckpointError(f"{path} has format version {version}; this mamlviz reads up to {FORMAT_VERSION}.")
+        arch = json.loads(metadata["architecture"])
+        config = TrainConfig.from_dict(json.loads(metadata["config"]))
+        iterations = int(metadata.get("iterations", "0"))
+        metrics = json.loads(metadata.get("metrics", "{}"))
+        algorithm = metadata["algorithm"]
+    except (KeyError, ValueError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{path} has damaged metadata: {exc}.") from None
+    if arch != architecture(config.model):
+        raise CheckpointError(f"{path}: architecture {arch} does not match its training config.")
+    check_params(params, config.model, str(path))
+    return Initialization(params, config, algorithm, iterations, metrics)
+
+
+def _load_state_dict_pt(path: Path) -> Initialization:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path} was refused: it contains objects other than plain tensors, and nothing in it was executed ({exc})."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch state dict: {exc}.") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path} is not a state dict of tensors.")
+    model = infer_model(state, str(path))
+    return Initialization(dict(state), replace(TrainConfig(), model=model), "unknown")
+
+
+def infer_model(state: Params, source: str) -> ModelConfig:
+    """The MLP a Sequential state dict describes (0.weight, 2.weight, ... in order)."""
+    weights = [state.get(f"{2 * i}.weight") for i in range(len(state) // 2)]
+    if len(state) < 4 or len(state) % 2 or any(w is None or w.dim() != 2 for w in weights):
+        raise CheckpointError(f"{source} is not the state dict of a ReLU MLP (nn.Sequential of Linear/ReLU).")
+    sizes = [weights[0].shape[1], *(w.shape[0] for w in weights)]
+    model = ModelConfig(hidden=tuple(sizes[1:-1]), in_features=sizes[0], out_features=sizes[-1])
+    check_params(state, model, source)
+    return model
+
+
+def check_params(params: Params, model: ModelConfig, source: str) -> None:
+    """Names, shapes and finiteness of θ against the architecture."""
+    sizes = model.sizes
+    expected = {}
+    for (w_name, b_name), fan_in, fan_out in zip(layer_names(model), sizes[:-1], sizes[1:], strict=True):
+        expected[w_name] = (fan_out, fan_in)
+        expected[b_name] = (fan_out,)
+    if set(params) != set(expected):
+        raise CheckpointError(
+            f"{source} does not match the architecture {list(sizes)}: "
+            f"expected tensors {sorted(expected)}, found {sorted(params)}."
+        )
+    for name, shape in expected.items():
+        if tuple(params[name].shape) != shape:
+            raise CheckpointError(
+                f"{source}: tensor {name} has shape {tuple(params[name].shape)}, expected {shape} "
+                f"for the architecture {list(sizes)}."
+            )
+        if not bool(torch.isfinite(params[name]).all()):
+            raise CheckpointError(f"{source}: tensor {name} contains NaN or infinite values.")

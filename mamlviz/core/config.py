@@ -1,0 +1,109 @@
+"""Frozen dataclass configs with the MAML paper's defaults; they travel with exported weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mamlviz.core.errors import ConfigError
+
+ALGORITHMS = ("maml", "fomaml", "pretrained")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Sinusoid task distribution y = A·sin(x − φ) (Finn et al. 2017, section 5.1)."""
+
+    amplitude: tuple[float, float] = (0.1, 5.0)
+    phase: tuple[float, float] = (0.0, math.pi)
+    x_range: tuple[float, float] = (-5.0, 5.0)
+    shots: int = 10
+    queries: int = 10
+
+    def validate(self) -> None:
+        for name in ("amplitude", "phase", "x_range"):
+            low, high = getattr(self, name)
+            if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+                raise ConfigError(f"{name} must be a finite range low <= high, got {low}, {high}.")
+        if self.shots < 1 or self.queries < 1:
+            raise ConfigError(f"shots and queries must be at least 1, got {self.shots}, {self.queries}.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A ReLU MLP in_features → hidden… → out_features."""
+
+    hidden: tuple[int, ...] = (40, 40)
+    in_features: int = 1
+    out_features: int = 1
+
+    def validate(self) -> None:
+        sizes = (self.in_features, *self.hidden, self.out_features)
+        if not self.hidden or any(int(s) != s or s < 1 for s in sizes):
+            raise ConfigError(f"hidden sizes must be positive integers, got {list(self.hidden)}.")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.in_features, *self.hidden, self.out_features)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One meta-training run. Defaults are the paper's sinusoid settings."""
+
+    algo: str = "maml"
+    iterations: int = 70_000
+    inner_steps: int = 1
+    inner_lr: float = 0.01
+    meta_lr: float = 0.001
+    meta_batch: int = 25
+    seed: int = 0
+    val_every: int = 1000
+    val_tasks: int = 100
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def validate(self) -> None:
+        if self.algo not in ALGORITHMS:
+            raise ConfigError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}.")
+        for name in ("iterations", "inner_steps", "meta_batch", "val_every", "val_tasks"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}.")
+        for name in ("inner_lr", "meta_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a positive number, got {value}.")
+        self.task.validate()
+        self.model.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config saved by `to_dict`; unknown keys are an error, missing ones take defaults."""
+        try:
+            values = dict(data)
+            task = TaskConfig(**{k: _tuple(v) for k, v in values.pop("task", {}).items()})
+            model = ModelConfig(**{k: _tuple(v) for k, v in values.pop("model", {}).items()})
+            config = cls(**values, task=task, model=model)
+        except TypeError as exc:
+            raise ConfigError(f"invalid training config: {exc}.") from exc
+        config.validate()
+        return config
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Parse '40,40' into (40, 40), with a clear error for anything else."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"hidden sizes must be comma-separated positive integers like 40,40, got {text!r}.") from None
+    ModelConfig(hidden=sizes).validate()
+    return sizes

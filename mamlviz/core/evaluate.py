@@ -1,0 +1,98 @@
+"""Test-time adaptation and the paper's Table 2 evaluation protocol."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from mamlviz.core.algorithms import sgd_steps
+from mamlviz.core.config import TaskConfig
+from mamlviz.core.model import Params, expand_to_tasks, forward, mse_per_task
+from mamlviz.core.tasks import TaskBatch, default_generator, query_grid, sample_tasks, sinusoid
+
+DIVERGED_MSE = 1e6
+"""A task whose MSE is non-finite or above this at any step counts as diverged."""
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """Test-time adaptation of one initialization on one support set."""
+
+    params: list[Params]
+    """Parameters after 0, 1, ..., steps SGD updates (no task dimension)."""
+    predictions: Tensor
+    """(steps + 1, n_grid) predictions on the grid after each update."""
+    support_loss: Tensor
+    """(steps + 1,) support-set MSE after each update."""
+
+
+def adapt(theta: Params, support_x: Tensor, support_y: Tensor, grid_x: Tensor, lr: float, steps: int) -> Adaptation:
+    """Adapt θ with `steps` plain SGD steps on (support_x, support_y), both of shape (K, 1)."""
+    with torch.no_grad():
+        theta = {k: v.detach() for k, v in theta.items()}
+        start = expand_to_tasks(theta, 1)
+        x = support_x.to(next(iter(theta.values())))
+        y = support_y.to(x)
+        trajectory = sgd_steps(start, x[None], y[None], lr, steps)
+        stacked = {k: torch.cat([p[k] for p in trajectory]) for k in theta}
+        n = len(trajectory)
+        predictions = forward(stacked, grid_x.to(x).expand(n, *grid_x.shape))[..., 0]
+        support_loss = mse_per_task(forward(stacked, x.expand(n, *x.shape)), y.expand(n, *y.shape))
+    return Adaptation([{k: v[0] for k, v in p.items()} for p in trajectory], predictions, support_loss)
+
+
+@dataclass(frozen=True)
+class EvalCurve:
+    """MSE after 0..steps updates over a set of tasks: mean, 95% half-interval, diverged count."""
+
+    shots: int
+    mean: list[float]
+    ci95: list[float]
+    n_tasks: int
+    diverged: int
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def eval_tasks(cfg: TaskConfig, shots: int, n_tasks: int, seed: int, n_grid: int = 100) -> TaskBatch:
+    """Fresh seeded tasks with `shots` support points and an evenly spaced query grid."""
+    tasks = sample_tasks(dataclasses.replace(cfg, shots=shots, queries=1), n_tasks, default_generator(seed))
+    grid = query_grid(cfg, n_grid).to(tasks.support_x.dtype).expand(n_tasks, n_grid, 1)
+    amplitude, phase = tasks.amplitude[:, None, None], tasks.phase[:, None, None]
+    return dataclasses.replace(tasks, query_x=grid, query_y=sinusoid(grid, amplitude, phase))
+
+
+def mse_after_steps(theta: Params, tasks: TaskBatch, lr: float, steps: int) -> Tensor:
+    """(steps + 1, T) query MSE of every task after 0..steps SGD updates from θ."""
+    with torch.no_grad():
+        device = next(iter(theta.values())).device
+        tasks = tasks.to(device)
+        shared = expand_to_tasks({k: v.detach() for k, v in theta.items()}, tasks.support_x.shape[0])
+        trajectory = sgd_steps(shared, tasks.support_x, tasks.support_y, lr, steps)
+        return torch.stack([mse_per_task(forward(p, tasks.query_x), tasks.query_y) for p in trajectory]).cpu()
+
+
+def summarize(shots: int, mse: Tensor) -> EvalCurve:
+    """Mean and 95% interval over the tasks that did not diverge."""
+    mse = mse.double()
+    ok = (torch.isfinite(mse) & (mse < DIVERGED_MSE)).all(0)
+    kept = mse[:, ok]
+    n = kept.shape[1]
+    mean = kept.mean(1) if n else torch.full((mse.shape[0],), math.nan)
+    std = kept.std(1) if n > 1 else torch.zeros(mse.shape[0])
+    ci95 = 1.96 * std / math.sqrt(max(n, 1))
+    return EvalCurve(shots, mean.tolist(), ci95.tolist(), int(mse.shape[1]), int((~ok).sum()))
+
+
+def evaluate(
+    theta: Params, cfg: TaskConfig, shots: int, steps: int, n_tasks: int = 600, lr: float = 0.01, seed: int = 0
+) -> EvalCurve:
+    """The paper's protocol: n_tasks fresh tasks, K support points, MSE on 100 grid points."""
+    tasks = eval_tasks(cfg, shots, n_tasks, seed)
+    theta = {k: v.to(tasks.support_x.dtype) for k, v in theta.items()}
+    return summarize(shots, mse_after_steps(theta, tasks, lr, steps))

@@ -1,0 +1,49 @@
+"""A dependency-free text progress bar for long CLI work (written to stderr)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class ProgressBar:
+    """`update(done, suffix)` redraws at most 10 times a second (every 10% when not a terminal)."""
+
+    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
+        self.total, self.label, self.stream = total, label, stream
+        self.start = time.perf_counter()
+        self.last_draw = 0.0
+        self.last_decile = -1
+        self.interactive = stream.isatty()
+
+    def update(self, done: int, suffix: str = "") -> None:
+        now = time.perf_counter()
+        decile = 10 * done // self.total
+        if self.interactive and now - self.last_draw < 0.1 and done < self.total:
+            return
+        if not self.interactive and decile == self.last_decile:
+            return
+        self.last_draw, self.last_decile = now, decile
+        elapsed = now - self.start
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        filled = 24 * done // self.total
+        line = (
+            f"{self.label} [{'#' * filled}{'.' * (24 - filled)}] {done}/{self.total} "
+            f"{rate:,.0f} it/s ETA {format_duration(eta)} {suffix}"
+        )
+        self.stream.write(("\r" + line + "\x1b[K") if self.interactive else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> float:
+        """Finish the line; return elapsed seconds."""
+        if self.interactive:
+            self.stream.write("\n")
+        return time.perf_counter() - self.start

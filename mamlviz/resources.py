@@ -1,0 +1,19 @@
+"""Locate files shipped in `resources/` (inside the wheel, or at the repository root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGED = Path(__file__).resolve().parent / "resources"
+_REPOSITORY = Path(__file__).resolve().parent.parent / "resources"
+
+SHIPPED_MAML = "maml_sinusoid.safetensors"
+SHIPPED_PRETRAINED = "pretrained_sinusoid.safetensors"
+
+
+def resource_path(name: str) -> Path:
+    """Path of a shipped resource; raises FileNotFoundError naming both places looked in."""
+    for folder in (_PACKAGED, _REPOSITORY):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"resource {name!r} not found in {_PACKAGED} or {_REPOSITORY}")
