@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mamlviz.core.config import ALGORITHMS, ModelConfig, TaskConfig, TrainConfig, parse_hidden
+from mamlviz.core.config import ALGORITHMS, ORACLE_INPUTS, ModelConfig, TaskConfig, TrainConfig, parse_hidden
 from mamlviz.core.errors import ConfigError, MamlvizError, TrainingDiverged
 
 TABLE_STEPS = (0, 1, 2, 5, 10, 20, 50)
@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--shots", type=_positive_int, default=defaults.task.shots, help="support (and query) points K")
     train.add_argument("--hidden", type=_hidden, default=defaults.model.hidden, help="hidden sizes, e.g. 40,40")
     train.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
+    train.add_argument("--epsilon", type=_positive_float, default=defaults.epsilon, help="Reptile interpolation rate ε")
+    train.add_argument("--msl", action="store_true", help="MAML++ multi-step loss with annealed step weights")
+    train.add_argument(
+        "--first-order-until", type=int, default=0, metavar="N", help="MAML++: first-order for iterations 1..N"
+    )
+    train.add_argument("--lslr", action="store_true", help="MAML++: learned per-layer, per-step inner learning rates")
+    train.add_argument("--cosine", action="store_true", help="cosine annealing of the meta learning rate (Reptile: ε)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
     train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
@@ -70,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--shots", type=_positive_int, nargs="+", default=[5, 10], help="K values")
     evaluate.add_argument("--steps", type=_positive_int, default=10, help="adaptation steps (default 10)")
     evaluate.add_argument("--tasks", type=_positive_int, default=600, help="number of test tasks (default 600)")
-    evaluate.add_argument("--inner-lr", type=_positive_float, default=0.01, help="adaptation learning rate α")
+    evaluate.add_argument(
+        "--inner-lr", type=_positive_float, default=0.01, help="adaptation step α (unless the init learned its own)"
+    )
     evaluate.add_argument("--seed", type=int, default=1234, help="seed of the test tasks (default %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -96,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from mamlviz.core.algorithms import inner_loop_for
     from mamlviz.core.checkpoint import Initialization, save_initialization
     from mamlviz.core.device import describe, resolve_device
     from mamlviz.core.evaluate import evaluate
@@ -110,9 +120,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         meta_lr=args.meta_lr,
         meta_batch=args.meta_batch,
         seed=args.seed,
+        epsilon=args.epsilon,
+        msl=args.msl,
+        first_order_until=args.first_order_until,
+        lslr=args.lslr,
+        cosine=args.cosine,
         val_every=args.val_every,
         task=TaskConfig(shots=args.shots, queries=args.shots),
-        model=ModelConfig(hidden=args.hidden),
+        model=ModelConfig(hidden=args.hidden, in_features=ORACLE_INPUTS if args.algo == "oracle" else 1),
     )
     device = resolve_device(args.device)
     if not args.out.parent.is_dir():
@@ -132,12 +147,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"\ninterrupted after {trainer.iteration} iterations; saving what was trained.", file=sys.stderr)
         status = 130
     elapsed = bar.close()
-    params = trainer.snapshot()[cfg.algo]
+    learner = trainer.learners[0]
+    params, inner_lrs = learner.snapshot(), learner.learned_lrs()
     metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
     for shots in (5, 10):
-        curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=cfg.inner_lr, seed=1234)
+        loop = inner_loop_for(cfg, inner_lrs)
+        curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=loop, seed=1234)
         metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
-    save_initialization(args.out, Initialization(params, cfg, cfg.algo, trainer.iteration, metrics))
+    init = Initialization(params, cfg, cfg.algo, trainer.iteration, metrics, inner_lrs)
+    save_initialization(args.out, init)
     k5 = metrics["eval_K5"]["mse"]  # type: ignore[index]
     print(
         f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; "
@@ -148,21 +166,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from mamlviz.core.algorithms import inner_loop_for
     from mamlviz.core.checkpoint import load_initialization
     from mamlviz.core.evaluate import evaluate
 
     inits = [load_initialization(path) for path in args.files]
     results = []
     for path, init in zip(args.files, inits, strict=True):
+        loop = inner_loop_for(init.config, init.inner_lrs, args.inner_lr, algo=init.algorithm)
         for shots in args.shots:
-            curve = evaluate(init.params, init.config.task, shots, args.steps, args.tasks, args.inner_lr, args.seed)
+            curve = evaluate(init.params, init.config.task, shots, args.steps, args.tasks, loop, args.seed)
             results.append({"file": str(path), "algorithm": init.algorithm, **curve.to_dict()})
     if args.json:
         print(json.dumps({"inner_lr": args.inner_lr, "steps": args.steps, "results": results}, indent=2))
         return 0
     steps = [s for s in TABLE_STEPS if s < args.steps] + [args.steps]
     header = f"{'file':<28} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in steps) + "  diverged"
-    print(f"MSE on {args.tasks} tasks (100-point grid), α = {args.inner_lr}, mean ± 95% interval")
+    print(
+        f"MSE on {args.tasks} tasks (100-point grid), α = {args.inner_lr} (or the init's learned step sizes), "
+        "mean ± 95% interval"
+    )
     print(header)
     for row in results:
         cells = " ".join(f"{row['mean'][s]:>7.3f} ± {row['ci95'][s]:<5.3f}" for s in steps)

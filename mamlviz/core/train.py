@@ -13,7 +13,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mamlviz.core.algorithms import maml_loss, pretrained_loss
+from mamlviz.core.algorithms import (
+    InnerLoop,
+    cosine_factor,
+    initial_inner_lrs,
+    inner_loop_for,
+    maml_loss,
+    msl_weights,
+    pretrained_loss,
+    reptile_loss,
+    with_task_inputs,
+)
+from mamlviz.core.checkpoint import split_inner_lrs
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.errors import TrainingDiverged
 from mamlviz.core.evaluate import eval_tasks, mse_after_steps, summarize
@@ -38,17 +49,31 @@ class Progress:
     """On request: detached CPU copies of each learner's parameters."""
 
 
-Objective = Callable[[Params, TaskBatch], tuple[Tensor, dict[str, Tensor]]]
+Objective = Callable[[Params, Params, TaskBatch, int], tuple[Tensor, dict[str, Tensor]]]
+"""(θ, learned inner step sizes, batch, iteration) -> (loss to minimise, metrics)."""
+
+MSL_FRACTION = 10
+"""MAML++ anneals the multi-step loss weights over the first 1/MSL_FRACTION of the iterations."""
 
 
 def objective_for(algo: str, cfg: TrainConfig) -> Objective:
     """The loss to minimise for an algorithm, and the metrics it reports."""
-    if algo == "pretrained":
-        return lambda theta, batch: _single(pretrained_loss(theta, batch), "pretrained")
-    first_order = algo == "fomaml"
+    if algo in ("pretrained", "oracle"):
+        view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
+        return lambda theta, lrs, batch, iteration: _single(pretrained_loss(theta, view(batch)), algo)
+    if algo == "reptile":
 
-    def objective(theta: Params, batch: TaskBatch) -> tuple[Tensor, dict[str, Tensor]]:
-        post, pre = maml_loss(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
+        def reptile(theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> tuple[Tensor, dict[str, Tensor]]:
+            surrogate, pre, post = reptile_loss(theta, batch, inner_loop_for(cfg, algo=algo), cfg.inner_steps)
+            return surrogate, {f"{algo}/pre": pre, f"{algo}/post": post}
+
+        return reptile
+
+    def objective(theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> tuple[Tensor, dict[str, Tensor]]:
+        first_order = algo == "fomaml" or iteration <= cfg.first_order_until
+        weights = msl_weights(cfg.inner_steps, iteration, cfg.iterations // MSL_FRACTION) if cfg.msl else None
+        loop = inner_loop_for(cfg, lrs, algo=algo)
+        post, pre = maml_loss(theta, batch, loop, cfg.inner_steps, first_order=first_order, step_weights=weights)
         return post, {f"{algo}/pre": pre, f"{algo}/post": post.detach()}
 
     return objective
@@ -59,20 +84,38 @@ def _single(loss: Tensor, name: str) -> tuple[Tensor, dict[str, Tensor]]:
 
 
 class Learner:
-    """One initialization optimised with Adam on its algorithm's objective."""
+    """One initialization (and any inner step sizes it learns) optimised on its algorithm's objective.
+
+    Adam with the meta learning rate; Reptile takes plain SGD steps of size ε on its surrogate.
+    `theta` may carry learned step sizes as `inner_lr.*` entries (as exported); else they start at α.
+    """
 
     def __init__(self, algo: str, cfg: TrainConfig, theta: Params, device: torch.device) -> None:
         self.algo = algo
-        self.theta = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in theta.items()}
+        self.cfg = cfg
+        model, lrs = split_inner_lrs(theta)
+        self.theta = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in model.items()}
+        lrs = lrs or initial_inner_lrs(algo, cfg, self.theta)
+        self.inner_lrs = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in lrs.items()}
         self.objective = objective_for(algo, cfg)
-        self.optimizer = torch.optim.Adam(self.theta.values(), lr=cfg.meta_lr, fused=device.type in ("cpu", "cuda"))
+        variables = [*self.theta.values(), *self.inner_lrs.values()]
+        if algo == "reptile":
+            self.base_lr = cfg.epsilon
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(variables, lr=cfg.epsilon)
+        else:
+            self.base_lr = cfg.meta_lr
+            self.optimizer = torch.optim.Adam(variables, lr=cfg.meta_lr, fused=device.type in ("cpu", "cuda"))
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
+        if self.cfg.cosine:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.base_lr * cosine_factor(iteration, self.cfg.iterations)
         self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = self.objective(self.theta, batch)
+        loss, metrics = self.objective(self.theta, self.inner_lrs, batch, iteration)
         loss.backward()
-        grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.theta.values()]))
+        grads = [p.grad for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
+        grad_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
         if not bool(torch.isfinite(loss.detach() + grad_norm)):
             raise TrainingDiverged(
                 iteration,
@@ -85,10 +128,19 @@ class Learner:
     def snapshot(self) -> Params:
         return {k: v.detach().cpu().clone() for k, v in self.theta.items()}
 
+    def learned_lrs(self) -> Params | None:
+        """Detached CPU copies of the learned inner step sizes, or None if it learns none."""
+        return {k: v.detach().cpu().clone() for k, v in self.inner_lrs.items()} or None
+
+    def inner_loop(self, lr: float | None = None) -> InnerLoop:
+        """How this learner adapts at test time (its learned step sizes, else α = `lr` or the config's)."""
+        lrs = {k: v.detach() for k, v in self.inner_lrs.items()}
+        return inner_loop_for(self.cfg, lrs, lr, algo=self.algo)
+
 
 def learner_names(cfg: TrainConfig, with_baseline: bool) -> list[str]:
     names = [cfg.algo]
-    if with_baseline and cfg.algo != "pretrained":
+    if with_baseline and cfg.algo not in ("pretrained", "oracle"):
         names.append("pretrained")
     return names
 
@@ -143,7 +195,7 @@ class Trainer:
             losses = {k: float(v) for k, v in metrics.items()}
             validation = None
             if iteration % cfg.val_every == 0 or iteration == cfg.iterations:
-                validation = self.last_validation = validate(self.learners, self.validation_sets, cfg.inner_lr)
+                validation = self.last_validation = validate(self.learners, self.validation_sets)
             snapshot = self.snapshot() if snapshot_every and iteration % snapshot_every == 0 else None
             yield Progress(iteration, losses, validation, snapshot)
 
@@ -153,12 +205,12 @@ def train(cfg: TrainConfig, **kwargs: Any) -> Iterator[Progress]:
     return Trainer(cfg, **kwargs).iterate()
 
 
-def validate(learners: Sequence[Learner], tasks: dict[int, TaskBatch], lr: float) -> dict[str, float]:
-    """MSE on fixed validation tasks after each of VALIDATION_STEPS updates."""
+def validate(learners: Sequence[Learner], tasks: dict[int, TaskBatch]) -> dict[str, float]:
+    """MSE on fixed validation tasks after each of VALIDATION_STEPS updates (each learner's own inner loop)."""
     result = {}
     for learner in learners:
         for shots, batch in tasks.items():
-            curve = summarize(shots, mse_after_steps(learner.theta, batch, lr, max(VALIDATION_STEPS)))
+            curve = summarize(shots, mse_after_steps(learner.theta, batch, learner.inner_loop(), max(VALIDATION_STEPS)))
             for step in VALIDATION_STEPS:
                 result[f"{learner.algo}/K{shots}/step{step}"] = curve.mean[step]
     return result
