@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot write {args.out}: folder {args.out.parent} does not exist.")
     trainer = Trainer(cfg, device=device)
     print(f"training {cfg.algo} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
-    bar = ProgressBar(cfg.iterations, cfg.algo)
+    bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
     status = 0
     try:
         for progress in trainer.iterate():
