@@ -18,7 +18,7 @@ from torch import Tensor
 
 from mamlviz.core.algorithms import InnerLoop, maml_loss, sgd_steps, with_task_inputs
 from mamlviz.core.config import TaskConfig
-from mamlviz.core.evaluate import eval_tasks, mse_after_steps
+from mamlviz.core.evaluate import DIVERGED_MSE, eval_tasks, mse_after_steps
 from mamlviz.core.model import Params, expand_to_tasks
 from mamlviz.core.tasks import TaskBatch, default_generator, query_grid, sinusoid
 
@@ -166,11 +166,12 @@ def lr_sensitivity(
     """(len(alphas), steps + 1) mean post-adaptation MSE over n_tasks when adapting with step size α.
 
     Each α replaces the init's step sizes (learned ones too); ANIL's head-only adaptation and the
-    oracle's inputs are kept. Where any task diverges (non-finite MSE) the mean is NaN.
+    oracle's inputs are kept. Where any task diverges (MSE not finite or above DIVERGED_MSE) the mean is NaN.
     """
     tasks = _like(eval_tasks(cfg, shots, n_tasks, seed), next(iter(theta.values())))
     rows = []
     for alpha in alphas:
         mse = mse_after_steps(theta, tasks, dataclasses.replace(loop, lr=float(alpha), learned_lrs=None), steps)
-        rows.append(torch.where(torch.isfinite(mse), mse, torch.nan).double().mean(1).numpy())
+        diverged = ~(torch.isfinite(mse) & (mse < DIVERGED_MSE))
+        rows.append(torch.where(diverged, torch.nan, mse).double().mean(1).numpy())
     return np.stack(rows)

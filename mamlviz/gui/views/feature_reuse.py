@@ -39,7 +39,6 @@ class FeatureReuseView(QWidget):
             x = np.arange(len(labels)) - 0.4 + width * (i + 0.5)
             bar = pg.BarGraphItem(x=x, height=values, width=width * 0.9, brush=color(name), pen=None, name=name)
             item.addItem(bar)
-            item.legend.addItem(bar, name)
             self.bars[name] = bar
         item.getAxis("bottom").setTicks([list(enumerate(labels))])
         item.setXRange(-0.6, len(labels) - 0.4, padding=0)

@@ -33,5 +33,6 @@ def plot_widget(title: str, bottom: str, left: str) -> pg.PlotWidget:
     item.showGrid(x=True, y=True, alpha=0.15)
     item.setMenuEnabled(False)
     item.hideButtons()
+    item.getAxis("left").enableAutoSIPrefix(False)
     item.addLegend(offset=(-8, 8), labelTextSize="8pt")
     return widget
