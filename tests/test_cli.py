@@ -10,7 +10,6 @@ import pytest
 
 from mamlviz.cli import main
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 

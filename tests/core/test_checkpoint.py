@@ -74,7 +74,7 @@ def test_missing_truncated_and_foreign_files(saved, tmp_path):
 
 
 def test_wrong_architecture_and_nan_are_refused(saved, tmp_path):
-    path, init = saved
+    _path, init = saved
     params = dict(init.params)
     params["2.weight"] = torch.zeros(3, 12)
     with pytest.raises(CheckpointError, match="shape"):
