@@ -147,6 +147,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"\ninterrupted after {trainer.iteration} iterations; saving what was trained.", file=sys.stderr)
         status = 130
     elapsed = bar.close()
+    if trainer.iteration == 0:
+        print("nothing was trained, so nothing was saved.", file=sys.stderr)
+        return status or 1
     learner = trainer.learners[0]
     params, inner_lrs = learner.snapshot(), learner.learned_lrs()
     metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
@@ -156,10 +159,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
     init = Initialization(params, cfg, cfg.algo, trainer.iteration, metrics, inner_lrs)
     save_initialization(args.out, init)
-    k5 = metrics["eval_K5"]["mse"]  # type: ignore[index]
+    k5 = metrics["eval_K5"]
     print(
-        f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; "
-        f"K=5 MSE after 0/1/10 steps: {k5[0]:.3f} / {k5[1]:.3f} / {k5[10]:.3f}",
+        f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; K=5 MSE after 0/1/10 steps: "
+        + " / ".join(f"{k5['mse'][s]:.3f}" for s in (0, 1, 10))  # type: ignore[index]
+        + (f" ({k5['diverged']} of 600 test tasks diverged)" if k5["diverged"] else ""),  # type: ignore[index]
         file=sys.stderr,
     )
     return status

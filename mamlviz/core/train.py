@@ -19,12 +19,13 @@ from mamlviz.core.algorithms import (
     initial_inner_lrs,
     inner_loop_for,
     maml_loss,
+    maml_meta_gradient,
     msl_weights,
     pretrained_loss,
     reptile_loss,
     with_task_inputs,
 )
-from mamlviz.core.checkpoint import split_inner_lrs
+from mamlviz.core.checkpoint import INNER_LR_PREFIX, split_inner_lrs
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.errors import TrainingDiverged
 from mamlviz.core.evaluate import eval_tasks, mse_after_steps, summarize
@@ -79,6 +80,36 @@ def objective_for(algo: str, cfg: TrainConfig) -> Objective:
     return objective
 
 
+Gradient = Callable[[Params, Params, TaskBatch, int], tuple[Params, Tensor, dict[str, Tensor]]]
+"""(θ, learned step sizes, batch, iteration) -> (gradient of every θ tensor and of every step-size
+tensor, the latter keyed `inner_lr.<name>`; loss; metrics)."""
+
+
+def gradient_for(algo: str, cfg: TrainConfig) -> Gradient:
+    """Meta-gradient, loss and metrics: by hand for (FO-)MAML without MSL or LSLR, else autograd."""
+    if algo in ("maml", "fomaml") and not (cfg.msl or cfg.lslr):
+
+        def fast(
+            theta: Params, lrs: Params, batch: TaskBatch, iteration: int
+        ) -> tuple[Params, Tensor, dict[str, Tensor]]:
+            first_order = algo == "fomaml" or iteration <= cfg.first_order_until
+            grads, post, pre = maml_meta_gradient(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
+            return grads, post, {f"{algo}/pre": pre, f"{algo}/post": post}
+
+        return fast
+    objective = objective_for(algo, cfg)
+
+    def by_autograd(
+        theta: Params, lrs: Params, batch: TaskBatch, iteration: int
+    ) -> tuple[Params, Tensor, dict[str, Tensor]]:
+        loss, metrics = objective(theta, lrs, batch, iteration)
+        variables = {**theta, **{INNER_LR_PREFIX + k: v for k, v in lrs.items()}}
+        grads = torch.autograd.grad(loss, list(variables.values()))
+        return dict(zip(variables, grads, strict=True)), loss.detach(), metrics
+
+    return by_autograd
+
+
 def _single(loss: Tensor, name: str) -> tuple[Tensor, dict[str, Tensor]]:
     return loss, {name: loss.detach()}
 
@@ -97,31 +128,31 @@ class Learner:
         self.theta = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in model.items()}
         lrs = lrs or initial_inner_lrs(algo, cfg, self.theta)
         self.inner_lrs = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in lrs.items()}
-        self.objective = objective_for(algo, cfg)
-        variables = [*self.theta.values(), *self.inner_lrs.values()]
+        self.gradient = gradient_for(algo, cfg)
+        self.variables = {**self.theta, **{INNER_LR_PREFIX + k: v for k, v in self.inner_lrs.items()}}
         if algo == "reptile":
             self.base_lr = cfg.epsilon
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(variables, lr=cfg.epsilon)
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self.variables.values(), lr=cfg.epsilon)
         else:
             self.base_lr = cfg.meta_lr
-            self.optimizer = torch.optim.Adam(variables, lr=cfg.meta_lr, fused=device.type in ("cpu", "cuda"))
+            fused = device.type in ("cpu", "cuda")
+            self.optimizer = torch.optim.Adam(self.variables.values(), lr=cfg.meta_lr, fused=fused)
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
         if self.cfg.cosine:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.base_lr * cosine_factor(iteration, self.cfg.iterations)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = self.objective(self.theta, self.inner_lrs, batch, iteration)
-        loss.backward()
-        grads = [p.grad for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
-        grad_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
-        if not bool(torch.isfinite(loss.detach() + grad_norm)):
+        grads, loss, metrics = self.gradient(self.theta, self.inner_lrs, batch, iteration)
+        grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))
+        if not bool(torch.isfinite(loss + grad_norm)):
             raise TrainingDiverged(
                 iteration,
                 f"{self.algo} training loss became non-finite at iteration {iteration}; "
                 "the last finite parameters are kept. Try a smaller inner or meta learning rate.",
             )
+        for name, variable in self.variables.items():
+            variable.grad = grads[name]
         self.optimizer.step()
         return metrics
 

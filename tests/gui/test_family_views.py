@@ -55,7 +55,9 @@ def test_gradient_flow_view_plots_each_measurement(qtbot):
     x, y = view.second_curves["head"].getOriginalDataset()
     assert x.tolist() == [1, 2, 3]
     np.testing.assert_allclose(y, [flow.second_order[2] for flow in measured])
-    np.testing.assert_allclose(view.first_curves["layer 1"].getOriginalDataset()[1], [f.first_order[0] for f in measured])
+    np.testing.assert_allclose(
+        view.first_curves["layer 1"].getOriginalDataset()[1], [f.first_order[0] for f in measured]
+    )
     np.testing.assert_allclose(view.cosine_curve.getOriginalDataset()[1], [f.cosine for f in measured])
     view.clear()
     assert view.cosine_curve.getOriginalDataset()[0] is None or len(view.cosine_curve.getOriginalDataset()[0]) == 0
