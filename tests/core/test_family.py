@@ -25,7 +25,7 @@ from mamlviz.core.errors import CheckpointError, ConfigError
 from mamlviz.core.evaluate import adapt, eval_tasks, mse_after_steps
 from mamlviz.core.model import expand_to_tasks, init_params, layer_names, make_mlp
 from mamlviz.core.tasks import default_generator, sample_tasks
-from mamlviz.core.train import Learner, Trainer, objective_for
+from mamlviz.core.train import Learner, Trainer, gradient_for, objective_for
 
 TINY = TrainConfig(
     inner_steps=2, inner_lr=0.05, meta_batch=3, task=TaskConfig(shots=4, queries=3), model=ModelConfig(hidden=(6, 5))
@@ -193,6 +193,10 @@ def test_first_order_until_switches_the_meta_gradient_order():
     torch.testing.assert_close(first, grad(5, tiny("fomaml"), "fomaml"))
     torch.testing.assert_close(second, grad(6, tiny("maml"), "maml"))
     assert not torch.allclose(first, second)
+    fast = gradient_for("maml", cfg)  # the trainer's hand-written path switches too
+    for iteration, expected in ((5, first), (6, second)):
+        grads, _, _ = fast(theta, {}, batch, iteration)
+        torch.testing.assert_close(torch.cat([g.flatten() for g in grads.values()]), expected)
 
 
 def test_cosine_schedule_anneals_the_meta_learning_rate():
