@@ -207,5 +207,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"seed:        {init.config.seed}")
     print(f"model:       MLP {'-'.join(map(str, init.config.model.sizes))}, ReLU")
     print(f"config:      {json.dumps(init.config.to_dict())}")
+    if init.inner_lrs:
+        shapes = ", ".join(f"{k} {list(v.shape)} mean {float(v.mean()):.4g}" for k, v in init.inner_lrs.items())
+        print(f"inner lrs:   learned, {shapes}")
     print(f"metrics:     {json.dumps(init.metrics)}")
     return 0

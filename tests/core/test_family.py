@@ -293,6 +293,8 @@ def test_cli_trains_exports_and_evaluates_each_algorithm(tmp_path, capsys, algo_
     assert main(["eval", str(out), "--tasks", "8", "--steps", "2", "--shots", "5"]) == 0
     table = capsys.readouterr().out
     assert f"init.safetensors             {algo_args[1]}" in table
+    assert main(["info", str(out)]) == 0
+    assert ("inner lrs:   learned" in capsys.readouterr().out) == learns_lrs
 
 
 def test_cli_refuses_mamlpp_options_with_other_algorithms(capsys):
