@@ -38,7 +38,8 @@ class InnerLoop:
     """Learned step sizes (Meta-SGD, MAML++ LSLR): name -> (S, ...) broadcastable to the parameter;
     inner step s uses row min(s, S − 1), so an init trained with S steps can adapt for longer."""
     adapted: tuple[str, ...] | None = None
-    """Names of the parameters the inner loop moves (None: all; ANIL: the last layer)."""
+    """Names of the parameters the inner loop moves (None: all; ANIL: the last layer; the oracle: none,
+    as in the paper, where it is a flat reference line)."""
     task_inputs: bool = False
     """The oracle: the network also receives the task's amplitude and phase as inputs."""
 
@@ -58,10 +59,12 @@ class InnerLoop:
 def inner_loop_for(
     cfg: TrainConfig, learned_lrs: Params | None = None, lr: float | None = None, algo: str | None = None
 ) -> InnerLoop:
-    """The inner loop an algorithm trains with and is tested with (`lr` overrides cfg.inner_lr)."""
+    """The inner loop an algorithm trains with and is tested with (`lr` overrides cfg.inner_lr).
+
+    ANIL adapts only the last layer; the oracle, which sees the task's amplitude and phase, is not adapted."""
     algo = algo or cfg.algo
-    head = layer_names(cfg.model)[-1] if algo == "anil" else None
-    return InnerLoop(cfg.inner_lr if lr is None else lr, learned_lrs or None, head, algo == "oracle")
+    adapted = {"anil": layer_names(cfg.model)[-1], "oracle": ()}.get(algo)
+    return InnerLoop(cfg.inner_lr if lr is None else lr, learned_lrs or None, adapted, algo == "oracle")
 
 
 def initial_inner_lrs(algo: str, cfg: TrainConfig, theta: Params) -> Params:
@@ -69,7 +72,8 @@ def initial_inner_lrs(algo: str, cfg: TrainConfig, theta: Params) -> Params:
     if algo == "metasgd":
         return {k: torch.full((1, *v.shape), cfg.inner_lr, dtype=v.dtype, device=v.device) for k, v in theta.items()}
     if cfg.lslr and algo in ("maml", "anil"):
-        names = inner_loop_for(cfg, algo=algo).adapted or tuple(theta)
+        adapted = inner_loop_for(cfg, algo=algo).adapted
+        names = tuple(theta) if adapted is None else adapted
         return {
             k: torch.full((cfg.inner_steps, *[1] * theta[k].dim()), cfg.inner_lr, dtype=theta[k].dtype) for k in names
         }
@@ -96,7 +100,7 @@ def sgd_steps(
     gradient at each inner gradient (the first-order MAML approximation).
     """
     loop = lr if isinstance(lr, InnerLoop) else InnerLoop(lr)
-    names = loop.adapted or tuple(params)
+    names = tuple(params) if loop.adapted is None else loop.adapted
     trajectory = [params]
     for step in range(steps):
         _, grads = mse_loss_and_grad(params, x, y)

@@ -229,6 +229,9 @@ def test_oracle_sees_amplitude_and_phase():
     grid = torch.linspace(-5, 5, 7).unsqueeze(1)
     result = adapt(theta, batch.support_x[0].float(), batch.support_y[0].float(), grid, loop, 2, task=(2.0, 1.0))
     assert result.predictions.shape == (3, 7)
+    assert torch.equal(result.predictions[0], result.predictions[2]), "the oracle is a flat reference: not adapted"
+    mse = mse_after_steps(theta, eval_tasks(cfg.task, 5, 4, seed=0), loop, 2)
+    assert torch.equal(mse[0], mse[2])
     with pytest.raises(ConfigError, match="amplitude and phase"):
         adapt(theta, batch.support_x[0], batch.support_y[0], grid, loop, 2)
     with pytest.raises(ConfigError, match="oracle takes 3 inputs"):
