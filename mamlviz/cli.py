@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-order-until", type=int, default=0, metavar="N", help="MAML++: first-order for iterations 1..N"
     )
     train.add_argument("--lslr", action="store_true", help="MAML++: learned per-layer, per-step inner learning rates")
+    train.add_argument(
+        "--step-size-lr", type=float, default=0.0, help="Adam lr of learned inner lrs (default: the meta lr)"
+    )
     train.add_argument("--cosine", action="store_true", help="cosine annealing of the meta learning rate (Reptile: ε)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
@@ -124,6 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         msl=args.msl,
         first_order_until=args.first_order_until,
         lslr=args.lslr,
+        step_size_lr=args.step_size_lr,
         cosine=args.cosine,
         val_every=args.val_every,
         task=TaskConfig(shots=args.shots, queries=args.shots),

@@ -72,6 +72,8 @@ class TrainConfig:
     """MAML++ derivative-order annealing: first-order meta-gradient for iterations 1..N."""
     lslr: bool = False
     """MAML++ learned per-layer, per-step inner learning rates."""
+    step_size_lr: float = 0.0
+    """Adam learning rate of learned inner step sizes (Meta-SGD, LSLR); 0: the meta learning rate."""
     cosine: bool = False
     """Cosine annealing of the meta learning rate (Reptile: of ε) to zero over the iterations."""
     val_every: int = 1000
@@ -89,6 +91,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name.replace('_', ' ')} must be a positive number, got {value}.")
+        if not (math.isfinite(self.step_size_lr) and self.step_size_lr >= 0):
+            raise ConfigError(f"step size lr must be 0 (the meta lr) or a positive number, got {self.step_size_lr}.")
         if self.epsilon > 1:
             raise ConfigError(f"the Reptile interpolation rate epsilon must be at most 1, got {self.epsilon}.")
         if self.first_order_until < 0:

@@ -131,18 +131,19 @@ class Learner:
         self.gradient = gradient_for(algo, cfg)
         self.variables = {**self.theta, **{INNER_LR_PREFIX + k: v for k, v in self.inner_lrs.items()}}
         if algo == "reptile":
-            self.base_lr = cfg.epsilon
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self.variables.values(), lr=cfg.epsilon)
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self.theta.values(), lr=cfg.epsilon)
         else:
-            self.base_lr = cfg.meta_lr
-            fused = device.type in ("cpu", "cuda")
-            self.optimizer = torch.optim.Adam(self.variables.values(), lr=cfg.meta_lr, fused=fused)
+            groups = [{"params": list(self.theta.values()), "lr": cfg.meta_lr}]
+            if self.inner_lrs:
+                groups.append({"params": list(self.inner_lrs.values()), "lr": cfg.step_size_lr or cfg.meta_lr})
+            self.optimizer = torch.optim.Adam(groups, fused=device.type in ("cpu", "cuda"))
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
         if self.cfg.cosine:
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.base_lr * cosine_factor(iteration, self.cfg.iterations)
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+                group["lr"] = base * cosine_factor(iteration, self.cfg.iterations)
         grads, loss, metrics = self.gradient(self.theta, self.inner_lrs, batch, iteration)
         grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))
         if not bool(torch.isfinite(loss + grad_norm)):

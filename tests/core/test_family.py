@@ -181,6 +181,17 @@ def test_lslr_step_sizes_are_per_layer_and_step_and_are_learned():
     assert any(not torch.equal(before[k], learner.inner_lrs[k].detach()) for k in before)
 
 
+def test_step_sizes_can_have_their_own_adam_learning_rate():
+    cfg = tiny("maml", lslr=True, step_size_lr=1e-5)
+    learner = Learner("maml", cfg, theta64(cfg), torch.device("cpu"))
+    before, theta = learner.learned_lrs(), learner.snapshot()
+    learner.step(batch64(cfg), 1)
+    lr_move = max(float((learner.inner_lrs[k].detach() - v).abs().max()) for k, v in before.items())
+    theta_move = max(float((learner.theta[k].detach() - v).abs().max()) for k, v in theta.items())
+    assert lr_move == pytest.approx(1e-5, rel=1e-3)  # Adam's first step moves each entry by its learning rate
+    assert theta_move == pytest.approx(cfg.meta_lr, rel=1e-3)
+
+
 def test_first_order_until_switches_the_meta_gradient_order():
     cfg = tiny("maml", first_order_until=5)
     theta, batch = leaves(theta64(cfg)), batch64(cfg)
