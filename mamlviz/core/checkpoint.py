@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -78,16 +78,16 @@ def save_initialization(path: str | Path, init: Initialization) -> None:
 
 
 def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same folder, then rename it into place."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CheckpointError(f"cannot write {path}: folder {directory} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    tmp = directory / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        write(tmp)
+        write(str(tmp))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
