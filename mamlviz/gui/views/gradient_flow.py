@@ -34,7 +34,7 @@ class GradientFlowView(QWidget):
         layout.addWidget(self.norm_plot, 2)
         layout.addWidget(self.cosine_plot, 1)
         self.cosine_curve = self.cosine_plot.plot(
-            pen=pg.mkPen("#333333", width=1), symbol="o", symbolSize=4, name="cosine"
+            pen=pg.mkPen("#999999", width=1), symbol="o", symbolSize=4, symbolBrush="#999999", name="cosine"
         )
         self.second_curves: dict[str, pg.PlotDataItem] = {}
         self.first_curves: dict[str, pg.PlotDataItem] = {}
