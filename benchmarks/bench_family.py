@@ -4,7 +4,7 @@ Paper config (MLP 1-40-40-1, meta-batch 25, K = 10, α = 0.01, Adam 1e-3), one t
 implementations measured back to back in this process on the same pre-sampled batches.
 The loop references (plain autograd per task, as learn2learn-style code does it) live here only.
 
-    python benchmarks/bench_family.py [--rounds 3]
+    python benchmarks/bench_family.py [--rounds 3]     (PYTHONPATH=. from a checkout that is not the installed one)
 """
 
 from __future__ import annotations
