@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
@@ -100,15 +99,18 @@ def mse_after_steps(theta: Params, tasks: TaskBatch, lr: float | InnerLoop, step
 
 
 def summarize(shots: int, mse: Tensor) -> EvalCurve:
-    """Mean and 95% interval over the tasks that did not diverge."""
+    """Mean and 95% interval at each step over the tasks whose MSE is finite there.
+
+    `diverged` counts the tasks that diverged at some step (non-finite or above DIVERGED_MSE).
+    """
     mse = mse.double()
-    ok = (torch.isfinite(mse) & (mse < DIVERGED_MSE)).all(0)
-    kept = mse[:, ok]
-    n = kept.shape[1]
-    mean = kept.mean(1) if n else torch.full((mse.shape[0],), math.nan)
-    std = kept.std(1) if n > 1 else torch.zeros(mse.shape[0])
-    ci95 = 1.96 * std / math.sqrt(max(n, 1))
-    return EvalCurve(shots, mean.tolist(), ci95.tolist(), int(mse.shape[1]), int((~ok).sum()))
+    ok = torch.isfinite(mse) & (mse < DIVERGED_MSE)
+    n = ok.sum(1)
+    kept = torch.where(ok, mse, 0.0)
+    mean = kept.sum(1) / n
+    variance = torch.where(ok, (mse - mean[:, None]) ** 2, 0.0).sum(1) / (n - 1).clamp(min=1)
+    ci95 = 1.96 * variance.sqrt() / n.clamp(min=1).sqrt()
+    return EvalCurve(shots, mean.tolist(), ci95.tolist(), int(mse.shape[1]), int((~ok).any(0).sum()))
 
 
 def evaluate(
