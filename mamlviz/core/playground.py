@@ -9,14 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
+from mamlviz.core.algorithms import sgd_steps
 from mamlviz.core.config import TaskConfig
 from mamlviz.core.errors import ConfigError
-from mamlviz.core.evaluate import adapt
-from mamlviz.core.model import Params, expand_to_tasks, forward
+from mamlviz.core.model import Params, forward, mse_per_task
 from mamlviz.core.tasks import default_generator, sample_tasks
 
 PAPER_TABLE2_5SHOT = {"maml": {1: 0.67, 5: 0.38, 10: 0.35}, "pretrained": {1: 2.41, 5: 2.23, 10: 2.19}}
@@ -75,31 +76,49 @@ def adapt_all(
     steps: int,
     truth: Truth | None = None,
 ) -> dict[str, ModelCurves]:
-    """Adapt every initialization with `steps` plain SGD steps (rate `lr`) on the (K, 2) points."""
+    """Adapt every initialization with `steps` plain SGD steps (rate `lr`) on the (K, 2) points.
+
+    Initializations of the same architecture are stacked along the task dimension and adapted
+    in one batched call (one click adapts every listed model at once).
+    """
     points = check_points(points)
     if not (math.isfinite(lr) and lr > 0) or steps < 0:
         raise ConfigError(f"adaptation needs a positive learning rate and steps >= 0, got {lr}, {steps}.")
     target = truth(grid) if truth is not None else None
-    return {name: _adapt_one(theta, points, grid, lr, steps, target) for name, theta in inits.items()}
+    groups: dict[tuple, list[str]] = {}
+    for name, theta in inits.items():
+        signature = tuple((k, tuple(v.shape), v.dtype, v.device) for k, v in theta.items())
+        groups.setdefault(signature, []).append(name)
+    curves: dict[str, ModelCurves] = {}
+    for names in groups.values():
+        stacked = {k: torch.stack([inits[n][k].detach() for n in names]) for k in inits[names[0]]}
+        predictions, support_loss = _adapt_batch(stacked, points, grid, lr, steps if len(points) else 0)
+        for i, name in enumerate(names):
+            true_mse = None if target is None else ((predictions[:, i] - target) ** 2).mean(axis=1)
+            curves[name] = ModelCurves(predictions[:, i], support_loss[:, i] if len(points) else np.zeros(0), true_mse)
+    return {name: curves[name] for name in inits}
 
 
-def _adapt_one(
-    theta: Params, points: np.ndarray, grid: np.ndarray, lr: float, steps: int, target: np.ndarray | None
-) -> ModelCurves:
+def _adapt_batch(
+    theta: Params, points: np.ndarray, grid: np.ndarray, lr: float, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """θ with a leading model dimension M: (steps + 1, M, G) predictions and (steps + 1, M) support MSE."""
     reference = next(iter(theta.values()))
-    grid_x = torch.as_tensor(grid, dtype=reference.dtype).reshape(-1, 1)
-    if len(points) == 0:
-        with torch.no_grad():
-            shared = expand_to_tasks({k: v.detach() for k, v in theta.items()}, 1)
-            predictions = forward(shared, grid_x.to(reference.device)[None])[..., 0].cpu().double().numpy()
-        support_loss = np.zeros(0)
-    else:
-        xy = torch.as_tensor(points, dtype=reference.dtype)
-        result = adapt(theta, xy[:, :1], xy[:, 1:], grid_x, lr, steps)
-        predictions = result.predictions.cpu().double().numpy()
-        support_loss = result.support_loss.cpu().double().numpy()
-    true_mse = None if target is None else ((predictions - target) ** 2).mean(axis=1)
-    return ModelCurves(predictions, support_loss, true_mse)
+    n_models = reference.shape[0]
+    as_tensor = partial(torch.as_tensor, dtype=reference.dtype, device=reference.device)
+    grid_x = as_tensor(grid).reshape(1, -1, 1)
+    with torch.no_grad():
+        xy = as_tensor(points).expand(n_models, -1, -1)
+        x, y = xy[..., :1], xy[..., 1:]
+        trajectory = sgd_steps(theta, x, y, lr, steps) if len(points) else [theta]
+        every = {k: torch.cat([p[k] for p in trajectory]) for k in theta}
+        total = every[next(iter(every))].shape[0]
+        predictions = forward(every, grid_x.expand(total, -1, -1))[..., 0].reshape(len(trajectory), n_models, -1)
+        if len(points):
+            support = mse_per_task(forward(every, x.repeat(len(trajectory), 1, 1)), y.repeat(len(trajectory), 1, 1))
+        else:
+            support = torch.zeros(total)
+    return predictions.cpu().double().numpy(), support.reshape(len(trajectory), n_models).cpu().double().numpy()
 
 
 def random_truth(task: TaskConfig, rng: np.random.Generator) -> Truth:
@@ -132,5 +151,5 @@ def make_probe(task: TaskConfig, shots: int, seed: int = 2017, n_grid: int = 200
 
 def probe_fit(theta: Params, probe: Probe, lr: float, steps: int) -> np.ndarray:
     """(3, G) probe predictions before adaptation, after 1 step and after `steps` steps."""
-    curves = _adapt_one(theta, probe.points, probe.grid, lr, max(steps, 1), None).predictions
-    return curves[[0, 1, -1]]
+    predictions, _ = _adapt_batch({k: v[None] for k, v in theta.items()}, probe.points, probe.grid, lr, max(steps, 1))
+    return predictions[[0, 1, -1], 0]

@@ -96,7 +96,7 @@ class TaskControls(QGroupBox):
         form.addRow(self.clear)
         hint = QLabel("Click the plot to add a point · drag to move · right-click or Delete to remove")
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
+        hint.setStyleSheet("color: #555;")
         form.addRow(hint)
 
         self.amplitude.valueChanged.connect(self._emit_truth)

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
 from mamlviz.core.playground import Probe
-from mamlviz.gui.style import POINT_BRUSH, display_name, model_color, model_pen, truth_pen
+from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_color, model_pen, truth_pen
 from mamlviz.gui.worker import TrainingChunk
 
 MAX_HISTORY = 400
@@ -89,8 +89,9 @@ class LossPlot(QWidget):
         item.setLogMode(False, True)
         item.enableAutoRange(False)
         item.hideButtons()
-        self.legend = item.addLegend(offset=(-4, 4), labelTextSize="8pt")
-        self.legend.setColumnCount(2)
+        self.legend = legend_below(item, 2)
+        self.key = QLabel("validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, solid 10 steps")
+        self.key.setStyleSheet("color: #444; font-size: 8pt;")
         self.series: dict[str, GrowingSeries] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         top = QHBoxLayout()
@@ -101,6 +102,7 @@ class LossPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.plot)
+        layout.addWidget(self.key)
         self.log_y.toggled.connect(self._set_log)
         self.last_n.valueChanged.connect(self.redraw)
 
@@ -116,9 +118,7 @@ class LossPlot(QWidget):
                     model_color(name), width=1, style=Qt.PenStyle.DashLine if "step1" in key else Qt.PenStyle.SolidLine
                 )
                 symbol = "o" if "/K5/" in key else "t"
-                curve = self.plot.plot(
-                    pen=pen, symbol=symbol, symbolSize=6, symbolBrush=model_color(name), name=loss_label(key)
-                )
+                curve = self.plot.plot(pen=pen, symbol=symbol, symbolSize=6, symbolBrush=model_color(name))
                 curve.setZValue(5)
             else:
                 color = model_color(name).lighter(150) if key.endswith("/pre") else model_color(name)
@@ -191,8 +191,7 @@ class ProbePlot(QWidget):
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)
         item.hideButtons()
-        self.legend = item.addLegend(offset=(-4, 4), labelTextSize="8pt")
-        self.legend.setColumnCount(2)
+        self.legend = legend_below(item, 2)
         self.truth = item.plot(pen=truth_pen(), name="True function")
         self.points = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222"))
         self.points.setZValue(10)

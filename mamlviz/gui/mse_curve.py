@@ -8,11 +8,11 @@ import numpy as np
 import pyqtgraph as pg
 
 from mamlviz.core.playground import PAPER_TABLE2_5SHOT, ModelCurves
-from mamlviz.gui.style import display_name, model_color, model_pen
+from mamlviz.gui.style import display_name, legend_below, model_color, model_pen
 
 
 class MseCurvePlot(pg.PlotWidget):
-    """One line per model (MSE after 0..k steps, log scale) and hollow paper markers."""
+    """One line per model (MSE after 0..k steps) and hollow paper markers."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -20,11 +20,13 @@ class MseCurvePlot(pg.PlotWidget):
         item.setTitle("Test-time MSE on the true task", size="10pt")
         item.setLabel("bottom", "SGD steps")
         item.setLabel("left", "MSE")
-        item.setLogMode(False, True)
-        item.showGrid(x=True, y=True, alpha=0.15)
+        item.enableAutoRange(False)
+        item.setXRange(-0.5, 10.5, padding=0)
+        self.y_max = 0.0
+        # GRID
         item.setMenuEnabled(False)
         item.hideButtons()
-        self.legend = item.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        self.legend = legend_below(item, 4)
         self.lines: dict[str, pg.PlotDataItem] = {}
         for name, table in PAPER_TABLE2_5SHOT.items():
             color = model_color(name)
@@ -40,7 +42,7 @@ class MseCurvePlot(pg.PlotWidget):
             )
         self.message = pg.TextItem("Set a true task to measure MSE", color="#666666", anchor=(0.5, 0.5))
         item.addItem(self.message, ignoreBounds=True)
-        self.message.setPos(5, 0)
+        self.message.setPos(5, 1.5)
 
     def set_curves(self, curves: Mapping[str, ModelCurves]) -> None:
         for name in list(self.lines):
@@ -48,7 +50,7 @@ class MseCurvePlot(pg.PlotWidget):
                 line = self.lines.pop(name)
                 self.legend.removeItem(line)
                 self.getPlotItem().removeItem(line)
-        measured = False
+        measured, y_max, steps = False, max(v for table in PAPER_TABLE2_5SHOT.values() for v in table.values()), 1
         for name, model in curves.items():
             if name not in self.lines:
                 self.lines[name] = self.getPlotItem().plot(
@@ -64,6 +66,19 @@ class MseCurvePlot(pg.PlotWidget):
                 line.setData([], [])
                 continue
             measured = True
-            mse = np.where(np.isfinite(model.true_mse), np.maximum(model.true_mse, 1e-6), np.nan)
+            mse = np.where(np.isfinite(model.true_mse), model.true_mse, np.nan)
             line.setData(np.arange(len(mse)), mse, connect="finite")
+            y_max = max(y_max, float(np.nanmax(mse)) if np.isfinite(mse).any() else 0.0)
+            steps = max(steps, len(mse) - 1)
         self.message.setVisible(not measured)
+        self._fit_range(steps, y_max)
+
+    def _fit_range(self, steps: int, y_max: float) -> None:
+        """Change the axes only when the data leaves them or shrinks a lot (a steady axis is easier to read)."""
+        item = self.getPlotItem()
+        (_, x1), _ = item.viewRange()
+        if abs(x1 - (steps + 0.5)) > 1e-9:
+            item.setXRange(-0.5, steps + 0.5, padding=0)
+        if not (0.6 * self.y_max <= y_max * 1.1 <= self.y_max):
+            self.y_max = y_max * 1.15
+            item.setYRange(0, self.y_max, padding=0)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 
 from mamlviz.core.playground import ModelCurves
-from mamlviz.gui.style import POINT_BRUSH, display_name, model_pen, truth_pen
+from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_pen, truth_pen
 
 X_RANGE = (-5.5, 5.5)
 Y_RANGE = (-6.0, 6.0)
@@ -84,22 +84,16 @@ class PlaygroundPlot(pg.PlotWidget):
         item = self.getPlotItem()
         item.setXRange(*X_RANGE, padding=0)
         item.setYRange(*Y_RANGE, padding=0)
-        item.showGrid(x=True, y=True, alpha=0.15)
+        # GRID
         item.setLabel("bottom", "x")
         item.setLabel("left", "y")
         item.hideButtons()
-        self.legend = item.addLegend(offset=(-8, 8), labelTextSize="9pt")
-        self.legend.setColumnCount(1)
+        self.legend = legend_below(item, 3, "9pt")
         self.truth_curve = item.plot(pen=truth_pen(), name="True function")
         self.model_curves: dict[str, dict[str, pg.PlotDataItem]] = {}
         self.ghosts: dict[str, list[pg.PlotCurveItem]] = {}
         self.points_item = pg.ScatterPlotItem(
-            size=12,
-            brush=pg.mkBrush(POINT_BRUSH),
-            pen=pg.mkPen("#222222", width=1.5),
-            hoverable=True,
-            hoverSize=16,
-            name="Support points",
+            size=12, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222", width=1.5), hoverable=True, hoverSize=16
         )
         self.points_item.setZValue(10)
         item.addItem(self.points_item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPen
 
 BASE_COLORS = {"maml": "#0072B2", "fomaml": "#009E73", "pretrained": "#D55E00"}
@@ -24,7 +24,11 @@ def model_color(name: str) -> QColor:
 
 
 def model_pen(name: str, stage: str, width: float = 2.0) -> QPen:
-    """Pen for a model curve at a stage: 'before' (light, dashed), 'step1' (medium), 'stepk' (saturated)."""
+    """Pen for a model curve at a stage: 'before' (light, thin), 'step1' (medium), 'stepk' (saturated).
+
+    Solid lines, width > 1 only for the k-step curve: dashed or wide antialiased paths cost several
+    times more to draw (measured: 7 wide curves took 23 ms a repaint, thin ones 8 ms).
+    """
     color = model_color(name)
     if stage == "before":
         color = color.lighter(165)
@@ -33,16 +37,23 @@ def model_pen(name: str, stage: str, width: float = 2.0) -> QPen:
     elif stage == "ghost":
         color.setAlpha(45)
     pen = QPen(color)
-    pen.setWidthF(width if stage in ("stepk", "step1") else 1.5)
+    pen.setWidthF(width if stage == "stepk" else 1.0)
     pen.setCosmetic(True)
-    if stage == "before":
-        pen.setStyle(Qt.PenStyle.DashLine)
     return pen
 
 
 def truth_pen() -> QPen:
-    pen = QPen(QColor(TRUTH_COLOR))
-    pen.setWidthF(2.0)
+    color = QColor(TRUTH_COLOR)
+    color.setAlpha(150)
+    pen = QPen(color)
+    pen.setWidthF(3.0)
     pen.setCosmetic(True)
-    pen.setStyle(Qt.PenStyle.DotLine)
     return pen
+
+
+def legend_below(plot_item: pg.PlotItem, columns: int, size: str = "8pt") -> pg.LegendItem:
+    """A legend in its own row under the plot, so it never hides curves or catches clicks meant for the plot."""
+    legend = pg.LegendItem(colCount=columns, labelTextSize=size, verSpacing=-6, horSpacing=12)
+    plot_item.layout.addItem(legend, 5, 1)
+    plot_item.legend = legend
+    return legend
