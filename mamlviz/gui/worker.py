@@ -46,8 +46,8 @@ class TrainingWorker(QThread):
         trainer: Trainer,
         probe: Probe,
         probe_steps: int,
-        max_hz: float = 30.0,
-        probe_period: float = 0.25,
+        max_hz: float = 10.0,
+        probe_period: float = 0.5,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -107,6 +107,7 @@ class TrainingWorker(QThread):
                         self._flush(with_probe)
                         last_emit = now
                         last_probe = now if with_probe else last_probe
+                    time.sleep(0)  # hand the GIL to the GUI thread if it is waiting
                     if self._stop.is_set():
                         break
                     if not self._running.is_set():
