@@ -96,6 +96,8 @@ class PlaygroundPlot(pg.PlotWidget):
             size=12, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222", width=1.5), hoverable=True, hoverSize=16
         )
         self.points_item.setZValue(10)
+        # a left click on a point reaches the scatter item, not the view box: it selects that point
+        self.points_item.sigClicked.connect(lambda _item, spots, _ev: self.editor.point_selected.emit(spots[0].index()))
         item.addItem(self.points_item)
         self.legend.addItem(self.points_item, "Support points")
         self.summary = pg.TextItem(anchor=(0, 0), color="#222222")
@@ -147,7 +149,7 @@ class PlaygroundPlot(pg.PlotWidget):
             items["before"].setData(grid, predictions[0])
             self._rename(items["before"], f"{label} θ (before)")
             for stage, row in (("step1", 1), ("stepk", k)):
-                visible = k >= row and (stage == "stepk" or k > 1)
+                visible = k >= 1 and (stage == "stepk" or k > 1)
                 items[stage].setVisible(visible)
                 if visible:
                     items[stage].setData(grid, predictions[row])
