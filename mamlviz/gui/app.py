@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 
 import torch
@@ -56,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def warm_up_torch() -> None:
-    """One tiny optimizer step on the main thread, so the worker's first one does not stall the GUI."""
+    """One tiny optimizer step (its first use imports a lot), run in the background once the window shows.
+
+    Otherwise the worker's first optimizer step stalls the GUI, or the window opens seconds later.
+    """
     torch.set_num_threads(1)
     weight = torch.zeros(2, requires_grad=True)
     optimizer = torch.optim.Adam([weight], lr=0.1)
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     elif sys.platform.startswith("linux") and not _has_display():
         print("error: no display found (DISPLAY/WAYLAND_DISPLAY unset); use --screenshot FILE.png", file=sys.stderr)  # noqa: T201
         return USAGE_ERROR
-    warm_up_torch()
+    torch.set_num_threads(1)
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
@@ -105,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.points is not None:
         window.playground.set_points(args.points)
     window.show()
+    window.warm_up = threading.Thread(target=warm_up_torch, name="torch warm-up", daemon=True)
+    window.warm_up.start()
     if args.screenshot is None:
         return app.exec()
     return take_screenshot(app, window, args.screenshot, args.train_iters)

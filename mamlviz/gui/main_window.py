@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -69,6 +70,8 @@ class MainWindow(QMainWindow):
         self.trainer: Trainer | None = None
         self.last_error: QMessageBox | None = None
         self.train_start = 0.0
+        self.warm_up: threading.Thread | None = None
+        """Background torch warm-up started by the app; training waits for it."""
         self.controls = ControlsPanel()
         self.playground = PlaygroundPanel()
         self.monitor = TrainingMonitor()
@@ -298,6 +301,8 @@ class MainWindow(QMainWindow):
             if self.worker.paused:
                 self.toggle_pause()
             return
+        if self.warm_up is not None:
+            self.warm_up.join()
         try:
             config = self.controls.training.config()
             device = resolve_device(self.controls.training.device_name())
@@ -467,6 +472,8 @@ class MainWindow(QMainWindow):
         return True
 
     def session(self) -> Session:
+        if self.warm_up is not None:
+            self.warm_up.join()
         try:
             config = self.controls.training.config()
         except MamlvizError:
