@@ -312,8 +312,4 @@ class TrainingMonitor(QWidget):
         if len(chunk.iterations) or chunk.validation:
             self.losses.append(chunk)
         if chunk.probe is not None:
-            last = int(chunk.iterations[-1]) if len(chunk.iterations) else self.last_iteration()
-            self.probe.add(last, chunk.probe)
-
-    def last_iteration(self) -> int:
-        return self.probe.history[-1][0] if self.probe.history else 0
+            self.probe.add(chunk.iteration, chunk.probe)

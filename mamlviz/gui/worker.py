@@ -20,11 +20,13 @@ from mamlviz.core.train import Trainer
 class TrainingChunk:
     """Everything that happened since the previous chunk (no iteration is dropped)."""
 
+    iteration: int
+    """The trainer's iteration when the chunk was made (probe fits and snapshot belong to it)."""
     iterations: np.ndarray
     losses: dict[str, np.ndarray]
     validation: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     probe: dict[str, np.ndarray] | None = None
-    """Per learner: (3, G) probe predictions before, after 1 and after S steps, at `iterations[-1]`."""
+    """Per learner: (3, G) probe predictions before, after 1 and after S steps, at `iteration`."""
     snapshot: dict[str, Params] | None = None
     rate: float = 0.0
     """Iterations per second of active (unpaused) training."""
@@ -135,4 +137,5 @@ class TrainingWorker(QThread):
             probe = {name: probe_fit(theta, self.probe, lr, self.probe_steps) for name, theta in snapshot.items()}
         active = time.perf_counter() - self._start_time - self._paused_seconds
         rate = (self.trainer.iteration - self._start_iteration) / active if active > 0 else 0.0
-        self.chunk.emit(TrainingChunk(iterations, losses, validation, probe, snapshot, rate))
+        chunk = TrainingChunk(self.trainer.iteration, iterations, losses, validation, probe, snapshot, rate)
+        self.chunk.emit(chunk)
