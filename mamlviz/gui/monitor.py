@@ -113,23 +113,22 @@ class LossPlot(QWidget):
     def _set_log(self, log: bool) -> None:
         self.plot.getPlotItem().setLogMode(False, log)
         self.y_range = None
-        self.redraw()
+        self.redraw(None)
 
-    def _curve(self, key: str) -> pg.GraphicsObject:
+    def _curve(self, key: str) -> pg.PlotDataItem:
         """The line of a series, created on first use (no antialiasing: several times cheaper on noisy data)."""
         if key not in self.curves:
             name = key.split("/")[0]
             if key.count("/") == 2:
                 style = Qt.PenStyle.DashLine if key.endswith("step1") else Qt.PenStyle.SolidLine
-                curve = pg.PlotCurveItem(pen=pg.mkPen(model_color(name), width=1, style=style), antialias=False)
+                curve = self.plot.plot(pen=pg.mkPen(model_color(name), width=1, style=style), antialias=False)
                 curve.setZValue(5)
-                self.plot.addItem(curve)
             else:
                 color = model_color(name).lighter(150) if key.endswith("/pre") else model_color(name)
                 curve = self.plot.plot(pen=pg.mkPen(color, width=1), name=loss_label(key), antialias=False)
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
-                curve.setDynamicRangeLimit(None)  # no re-plot when only the y-range changes
+            curve.setDynamicRangeLimit(None)  # no re-plot when only the y-range changes
             self.curves[key] = curve
             self.series[key] = GrowingSeries()
         return self.curves[key]
@@ -140,6 +139,9 @@ class LossPlot(QWidget):
         for key, series in self.series.items():
             if key.count("/") == 2:
                 x, y = series.window(last_n)
+                if self.log_y.isChecked():  # a bare scatter item does not follow the plot's log mode
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        y = np.log10(y)
                 symbol = "o" if "/K5/" in key else "t"
                 brush = pg.mkBrush(model_color(key.split("/")[0]))
                 spots += [{"pos": (a, b), "symbol": symbol, "brush": brush} for a, b in zip(x, y, strict=True)]

@@ -36,6 +36,9 @@ def test_no_point_is_lost_and_markers_follow_validation(losses):
     np.testing.assert_array_equal(series.x[: series.n], np.arange(1, 3001))
     assert len(x) > 0
     assert len(losses.markers.data) == 20
+    np.testing.assert_allclose(sorted(set(losses.markers.data["y"])), np.log10([0.5, 0.8]))  # log axis
+    losses.log_y.setChecked(False)
+    np.testing.assert_allclose(sorted(set(losses.markers.data["y"])), [0.5, 0.8])
 
 
 def test_outliers_do_not_wreck_the_y_range(losses):
