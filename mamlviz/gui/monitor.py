@@ -42,15 +42,15 @@ class GrowingSeries:
 
 
 def loss_label(key: str) -> str:
-    """'maml/pre' -> 'MAML before adaptation', 'maml/K5/step10' -> 'val MAML K=5, 10 steps'."""
+    """'maml/pre' -> 'MAML before adapt.', 'maml/K5/step10' -> 'val MAML K=5, 10 steps' (short: legends are narrow)."""
     parts = key.split("/")
     name = display_name(parts[0])
     if len(parts) == 3:
         steps = int(parts[2].removeprefix("step"))
         return f"val {name} K={parts[1].removeprefix('K')}, {steps} step{'s' if steps != 1 else ''}"
     if len(parts) == 2:
-        return f"{name} {'before' if parts[1] == 'pre' else 'after'} adaptation"
-    return f"{name} (joint regression)"
+        return f"{name} {'before' if parts[1] == 'pre' else 'after'} adapt."
+    return name
 
 
 def robust_range(values: np.ndarray, log: bool) -> tuple[float, float] | None:
@@ -82,14 +82,14 @@ class LossPlot(QWidget):
         self.last_n.setToolTip("Show only the last N iterations (0 = all).")
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
-        item.setTitle("Meta-training loss", size="10pt")
+        item.setTitle("Meta-training loss (query MSE)", size="10pt")
         item.setLabel("bottom", "iteration")
         item.setLabel("left", "MSE")
         # GRID
         item.setLogMode(False, True)
         item.enableAutoRange(False)
         item.hideButtons()
-        self.legend = legend_below(item, 2)
+        self.legend = legend_below(item, 3)
         self.key = QLabel("validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, solid 10 steps")
         self.key.setStyleSheet("color: #444; font-size: 8pt;")
         self.series: dict[str, GrowingSeries] = {}

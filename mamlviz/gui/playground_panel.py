@@ -43,6 +43,7 @@ class PlaygroundPanel(QWidget):
         self.lr, self.steps, self.show_steps = 0.01, 10, False
         self.curves: dict[str, ModelCurves] = {}
         self.selected: int | None = None
+        self._drawn_truth: Truth | bool | None = False
         editor = self.plot.editor
         editor.point_added.connect(self.add_point)
         editor.point_moved.connect(self.move_point)
@@ -101,8 +102,11 @@ class PlaygroundPanel(QWidget):
         except MamlvizError as exc:
             self.problem.emit(str(exc))
             return
-        self.plot.set_points(self.points)
-        self.plot.set_truth(GRID, None if self.truth is None else self.truth(GRID))
+        if not np.array_equal(self.points, self.plot.editor.points):
+            self.plot.set_points(self.points)
+        if self.truth != self._drawn_truth:
+            self.plot.set_truth(GRID, None if self.truth is None else self.truth(GRID))
+            self._drawn_truth = self.truth
         self.plot.set_curves(GRID, self.curves, self.show_steps)
         self.plot.set_summary(self.summary_html())
         self.mse_plot.set_curves(self.curves)

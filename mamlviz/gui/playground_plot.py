@@ -101,15 +101,22 @@ class PlaygroundPlot(pg.PlotWidget):
         item.addItem(self.points_item)
         self.legend.addItem(self.points_item, "Support points")
         self.summary = pg.TextItem(anchor=(0, 0), color="#222222")
+        self.summary_html = ""
+        self.y_high = Y_RANGE[1]
         self.summary.setZValue(20)
         item.addItem(self.summary, ignoreBounds=True)
         self.summary.setPos(X_RANGE[0] + 0.1, Y_RANGE[1] - 0.1)
 
     def set_points(self, points: np.ndarray) -> None:
+        """Show the points; the y-range grows (never below ±6) so that every point stays visible."""
         self.editor.points = points
-        self.points_item.setData(points[:, 0], points[:, 1]) if len(points) else self.points_item.clear()
         if len(points):
-            high = max(Y_RANGE[1], float(np.abs(points[:, 1]).max()) * 1.1)
+            self.points_item.setData(points[:, 0], points[:, 1])
+        else:
+            self.points_item.clear()
+        high = max(Y_RANGE[1], float(np.abs(points[:, 1]).max()) * 1.1 if len(points) else 0.0)
+        if high != self.y_high:
+            self.y_high = high
             self.getPlotItem().setYRange(-high, high, padding=0)
             self.summary.setPos(X_RANGE[0] + 0.1, high - 0.1)
 
@@ -175,7 +182,9 @@ class PlaygroundPlot(pg.PlotWidget):
                 ghost.setData(grid, rows[i])
 
     def set_summary(self, html: str) -> None:
-        self.summary.setHtml(html)
+        if html != self.summary_html:
+            self.summary_html = html
+            self.summary.setHtml(html)
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:
         if ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):

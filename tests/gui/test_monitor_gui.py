@@ -68,5 +68,5 @@ def test_growing_series_and_labels():
     for i in range(5):
         series.append(np.arange(i * 1000, (i + 1) * 1000), np.ones(1000))
     assert series.n == 5000
-    assert loss_label("maml/pre") == "MAML before adaptation"
+    assert loss_label("maml/pre") == "MAML before adapt."
     assert loss_label("pretrained/K10/step1") == "val Pretrained K=10, 1 step"
