@@ -27,10 +27,10 @@ class MseCurvePlot(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         self.legend = legend_below(item, 4)
-        self.lines: dict[str, pg.PlotDataItem] = {}
+        self.lines: dict[str, pg.PlotCurveItem] = {}
         for name, table in PAPER_TABLE2_5SHOT.items():
             color = model_color(name)
-            item.plot(
+            stars = item.plot(
                 list(table),
                 list(table.values()),
                 pen=None,
@@ -40,6 +40,7 @@ class MseCurvePlot(pg.PlotWidget):
                 symbolPen=pg.mkPen(color, width=1.5),
                 name=f"Paper {display_name(name)} (5-shot)",
             )
+            stars.setDynamicRangeLimit(None)  # no re-render of the stars on every y-range change
         self.message = pg.TextItem("Set a true task to measure MSE", color="#666666", anchor=(0.5, 0.5))
         item.addItem(self.message, ignoreBounds=True)
         self.message.setPos(5, 1.5)
@@ -53,14 +54,8 @@ class MseCurvePlot(pg.PlotWidget):
         measured, y_max, steps = False, max(v for table in PAPER_TABLE2_5SHOT.values() for v in table.values()), 1
         for name, model in curves.items():
             if name not in self.lines:
-                self.lines[name] = self.getPlotItem().plot(
-                    pen=model_pen(name, "stepk"),
-                    symbol="o",
-                    symbolSize=5,
-                    symbolBrush=model_color(name),
-                    symbolPen=None,
-                    name=display_name(name),
-                )
+                self.lines[name] = pg.PlotCurveItem(pen=model_pen(name, "stepk"), name=display_name(name))
+                self.getPlotItem().addItem(self.lines[name])
             line = self.lines[name]
             if model.true_mse is None:
                 line.setData([], [])

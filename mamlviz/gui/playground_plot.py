@@ -90,7 +90,7 @@ class PlaygroundPlot(pg.PlotWidget):
         item.hideButtons()
         self.legend = legend_below(item, 3, "9pt")
         self.truth_curve = item.plot(pen=truth_pen(), name="True function")
-        self.model_curves: dict[str, dict[str, pg.PlotDataItem]] = {}
+        self.model_curves: dict[str, dict[str, pg.PlotCurveItem]] = {}
         self.ghosts: dict[str, list[pg.PlotCurveItem]] = {}
         self.points_item = pg.ScatterPlotItem(
             size=12, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222", width=1.5), hoverable=True, hoverSize=16
@@ -128,14 +128,17 @@ class PlaygroundPlot(pg.PlotWidget):
             self.truth_curve.setData(grid, values)
             self.truth_curve.show()
 
-    def _curves_for(self, name: str) -> dict[str, pg.PlotDataItem]:
+    def _curves_for(self, name: str) -> dict[str, pg.PlotCurveItem]:
         if name not in self.model_curves:
             item = self.getPlotItem()
             label = display_name(name)
-            self.model_curves[name] = {
-                stage: item.plot(pen=model_pen(name, stage), name=f"{label} {stage}")
-                for stage in ("before", "step1", "stepk")
-            }
+            self.model_curves[name] = {}
+            for stage in ("before", "step1", "stepk"):
+                curve = pg.PlotCurveItem(
+                    pen=model_pen(name, stage), name=f"{label} {stage}"
+                )  # lighter than PlotDataItem
+                item.addItem(curve)
+                self.model_curves[name][stage] = curve
             self.ghosts[name] = []
         return self.model_curves[name]
 
@@ -164,7 +167,7 @@ class PlaygroundPlot(pg.PlotWidget):
             self._rename(items["stepk"], f"{label} {k} step{'s' if k != 1 else ''}")
             self._set_ghosts(name, grid, predictions[1:-1] if show_steps else np.zeros((0, len(grid))))
 
-    def _rename(self, curve: pg.PlotDataItem, text: str) -> None:
+    def _rename(self, curve: pg.PlotCurveItem, text: str) -> None:
         label = self.legend.getLabel(curve)
         if label is not None and label.text != text:
             label.setText(text, size="9pt")
