@@ -313,7 +313,7 @@ class MainWindow(QMainWindow):
         self.trainer = trainer
         steps = max(config.inner_steps, 10)
         probe = make_probe(config.task, 5)
-        self.monitor.reset(probe, steps)
+        self.monitor.reset(probe, steps, config.iterations)
         self.worker = TrainingWorker(trainer, probe, steps)
         self.worker.chunk.connect(self._on_chunk)
         self.worker.diverged.connect(self._on_diverged)

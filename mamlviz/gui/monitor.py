@@ -95,6 +95,9 @@ class LossPlot(QWidget):
         self.series: dict[str, GrowingSeries] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.y_range: tuple[float, float] | None = None
+        self.x_range = (0.0, 0.0)
+        self.total = 0
+        """Planned number of iterations (the x-axis never needs to go further)."""
         self.markers = pg.ScatterPlotItem(size=6, pen=None)
         self.markers.setZValue(6)
         self.plot.addItem(self.markers)
@@ -108,12 +111,16 @@ class LossPlot(QWidget):
         layout.addWidget(self.plot)
         layout.addWidget(self.key)
         self.log_y.toggled.connect(self._set_log)
-        self.last_n.valueChanged.connect(lambda: self.redraw())
+        self.last_n.valueChanged.connect(self._set_window)
 
     def _set_log(self, log: bool) -> None:
         self.plot.getPlotItem().setLogMode(False, log)
         self.y_range = None
         self.redraw(None)
+
+    def _set_window(self) -> None:
+        self.x_range = (0.0, 0.0)
+        self.redraw()
 
     def _curve(self, key: str) -> pg.PlotDataItem:
         """The line of a series, created on first use (no antialiasing: several times cheaper on noisy data)."""
@@ -176,21 +183,29 @@ class LossPlot(QWidget):
             return
         item = self.plot.getPlotItem()
         if last_n:
-            x_min = max(x_max - last_n, 0)
-        item.setXRange(x_min, max(x_max, x_min + 1), padding=0.02)
+            x_range = (max(x_max - last_n, 0), max(x_max, 1))
+        else:  # grow in steps (x1.5, at most to the planned total) rather than every chunk: far fewer re-layouts
+            x_range = (min(x_min, 0), self.x_range[1])
+            if x_max > x_range[1] or x_range[1] <= x_range[0]:
+                x_range = (x_range[0], max(min(self.total, 1.5 * x_max), x_max, 10))
+        if x_range != self.x_range:
+            self.x_range = x_range
+            item.setXRange(*x_range, padding=0.02)
         y_range = robust_range(np.concatenate(visible), log)
         if y_range is not None and self._differs(y_range):
             self.y_range = y_range
             item.setYRange(*y_range, padding=0)
 
     def _differs(self, y_range: tuple[float, float]) -> bool:
-        """Move the y-axis only for changes above 3% of its span (steadier, and far fewer re-layouts)."""
+        """Move the y-axis only for changes above 8% of its span (steadier, and far fewer re-layouts)."""
         if self.y_range is None:
             return True
         span = self.y_range[1] - self.y_range[0]
-        return max(abs(a - b) for a, b in zip(y_range, self.y_range, strict=True)) > 0.03 * span
+        return max(abs(a - b) for a, b in zip(y_range, self.y_range, strict=True)) > 0.08 * span
 
-    def clear(self) -> None:
+    def clear(self, total: int = 0) -> None:
+        self.total = total
+        self.x_range = (0.0, 0.0)
         for curve in self.curves.values():
             self.legend.removeItem(curve)
             self.plot.removeItem(curve)
@@ -306,8 +321,8 @@ class TrainingMonitor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-    def reset(self, probe: Probe, steps: int) -> None:
-        self.losses.clear()
+    def reset(self, probe: Probe, steps: int, total: int) -> None:
+        self.losses.clear(total)
         self.probe.reset(probe, steps)
 
     def append(self, chunk: TrainingChunk) -> None:

@@ -49,7 +49,7 @@ class TrainingWorker(QThread):
         probe: Probe,
         probe_steps: int,
         max_hz: float = 10.0,
-        probe_period: float = 0.5,
+        probe_period: float = 1.0,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
