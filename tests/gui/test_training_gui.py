@@ -170,3 +170,32 @@ def test_cuda_choice_is_disabled_without_cuda(window):
     assert not item.isEnabled()
     assert device.itemData(device.findData("cuda"), Qt.ItemDataRole.ToolTipRole) == CUDA_MISSING
     assert device.currentData() == "cpu"
+
+
+def test_algorithms_come_from_the_core_and_presets_fill_the_settings(window):
+    from mamlviz.core.config import ALGORITHMS, TrainConfig
+
+    combo = window.controls.training.algorithm
+    assert [combo.itemData(i) for i in range(combo.count())] == [a for a in ALGORITHMS if a != "pretrained"]
+    window.controls.training.iterations.setValue(12)
+    window.controls.training.meta_lr.setValue(0.01)
+    window.controls.training.apply_preset("Paper (Finn et al. 2017)")
+    config = window.controls.training.config()
+    paper = TrainConfig()
+    assert (config.iterations, config.meta_lr, config.meta_batch, config.inner_lr) == (
+        paper.iterations,
+        paper.meta_lr,
+        paper.meta_batch,
+        paper.inner_lr,
+    )
+    assert config.model.hidden == (40, 40)
+
+
+def test_about_shows_versions_and_device(window):
+    import PySide6
+
+    window.about_action.trigger()
+    text = window.last_about.text()
+    assert PySide6.__version__ in text
+    assert "PyTorch" in text
+    assert "Training device: CPU" in text
