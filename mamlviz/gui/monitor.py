@@ -89,7 +89,7 @@ class LossPlot(QWidget):
         item.setLogMode(False, True)
         item.enableAutoRange(False)
         item.hideButtons()
-        self.legend = legend_below(item, 3)
+        self.legend = legend_below(item, 2)
         self.key = QLabel("validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, solid 10 steps")
         self.key.setStyleSheet("color: #444; font-size: 8pt;")
         self.series: dict[str, GrowingSeries] = {}

@@ -156,13 +156,13 @@ class PlaygroundPlot(pg.PlotWidget):
             label = display_name(name)
             predictions = model.predictions
             k = model.steps
-            items["before"].setData(grid, predictions[0])
+            items["before"].setData(grid, predictions[0], connect="finite")
             self._rename(items["before"], f"{label} θ (before)")
             for stage, row in (("step1", 1), ("stepk", k)):
                 visible = k >= 1 and (stage == "stepk" or k > 1)
                 items[stage].setVisible(visible)
                 if visible:
-                    items[stage].setData(grid, predictions[row])
+                    items[stage].setData(grid, predictions[row], connect="finite")
             self._rename(items["step1"], f"{label} 1 step")
             self._rename(items["stepk"], f"{label} {k} step{'s' if k != 1 else ''}")
             self._set_ghosts(name, grid, predictions[1:-1] if show_steps else np.zeros((0, len(grid))))
@@ -182,7 +182,7 @@ class PlaygroundPlot(pg.PlotWidget):
         for i, ghost in enumerate(ghosts):
             ghost.setVisible(i < len(rows))
             if i < len(rows):
-                ghost.setData(grid, rows[i])
+                ghost.setData(grid, rows[i], connect="finite")
 
     def set_summary(self, html: str) -> None:
         if html != self.summary_html:

@@ -122,3 +122,15 @@ def test_thousands_of_points_are_handled(window):
     assert len(window.playground.points) == 3000
     assert np.isfinite(window.playground.curves["maml"].predictions).all()
     assert len(window.playground.plot.points_item.data) == 3000
+
+
+def test_a_diverging_adaptation_is_reported_not_crashed(window):
+    window.playground.set_points([[-4.0, 400.0], [4.0, -400.0]])
+    window.controls.adapt.lr.setValue(1.0)
+    window.controls.adapt.steps.setValue(50)
+    assert window.playground.curves["maml"].diverged
+    assert "diverged" in window.playground.plot.summary.toPlainText()
+    window.controls.adapt.lr.setValue(0.01)
+    window.playground.set_points([[-4.0, 2.0], [4.0, -2.0]])
+    assert not window.playground.curves["maml"].diverged
+    assert "diverged" not in window.playground.plot.summary.toPlainText()
