@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._wire()
+        if self.settings.value("window_state") is not None:  # docks and toolbar as the user left them
+            self.restoreState(self.settings.value("window_state"))
         inits, source = shipped_initializations()
         self.inits = inits
         self.set_init_source(source)
@@ -611,4 +613,5 @@ class MainWindow(QMainWindow):
             self.worker.stop()
             if not self.worker.wait(STOP_WAIT_MS):
                 self.worker.wait()
+        self.settings.setValue("window_state", self.saveState())
         event.accept()
