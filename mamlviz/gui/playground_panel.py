@@ -15,7 +15,7 @@ from mamlviz.gui.mse_curve import MseCurvePlot
 from mamlviz.gui.playground_plot import X_RANGE, PlaygroundPlot
 from mamlviz.gui.style import display_name
 
-GRID = np.linspace(*X_RANGE, 221)
+GRID = np.linspace(*X_RANGE, 151)
 
 
 class PlaygroundPanel(QWidget):
