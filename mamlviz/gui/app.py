@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import threading
@@ -21,6 +22,8 @@ def parse_points(text: str) -> list[tuple[float, float]]:
             x, y = (float(v) for v in part.split(","))
         except ValueError:
             raise argparse.ArgumentTypeError(f"points must look like 'x,y;x,y;...', got {part!r}") from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise argparse.ArgumentTypeError(f"point coordinates must be finite numbers, got {part!r}")
         points.append((x, y))
     return points
 

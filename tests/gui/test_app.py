@@ -25,6 +25,8 @@ def test_points_argument_is_parsed_and_refused_clearly():
     with pytest.raises(SystemExit) as exit_info:
         main(["--screenshot", "x.png", "--points", "1;2"])
     assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["--screenshot", "x.png", "--points", "nan,1"])
 
 
 def test_installed_pyside6_is_not_the_broken_release():
