@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from mamlviz.core.config import ALGORITHMS, ModelConfig, TaskConfig, TrainConfig, parse_hidden
+from mamlviz.core.errors import ConfigError
 from mamlviz.core.playground import Truth
 from mamlviz.gui.style import display_name
 
@@ -32,7 +33,19 @@ PRESETS = {
     "Paper (Finn et al. 2017)": TrainConfig(),
     "Quick demo (3,000 iterations)": TrainConfig(iterations=3000, val_every=500),
 }
-META_ALGORITHMS = tuple(a for a in ALGORITHMS if a != "pretrained")
+
+
+def _sinusoid_learner(algo: str) -> bool:
+    """Whether `algo` meta-trains a 1 → 1 regression network (the playground's kind; not e.g. an oracle)."""
+    try:
+        TrainConfig(algo=algo).validate()
+    except ConfigError:
+        return False
+    return True
+
+
+META_ALGORITHMS = tuple(a for a in ALGORITHMS if a != "pretrained" and _sinusoid_learner(a))
+"""The algorithm list: the core's algorithms; the pretrained baseline is always trained alongside."""
 CUDA_MISSING = "CUDA is not available: this PyTorch build sees no CUDA GPU."
 
 
