@@ -385,6 +385,7 @@ class MainWindow(QMainWindow):
     def _on_finished(self) -> None:
         if self.sender() is not self.worker:
             return
+        self.monitor.losses.flush()
         done = self.trainer.iteration if self.trainer else 0
         self.statusBar().showMessage(f"Training ended after {done:,} iterations.", 5000)
         self._update_run_state()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
 from mamlviz.core.playground import Probe
@@ -96,6 +98,11 @@ class LossPlot(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.y_range: tuple[float, float] | None = None
         self.x_range = (0.0, 0.0)
+        self._dirty: set[str] = set()
+        self._next_redraw = 0.0
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self.flush)
         self.total = 0
         """Planned number of iterations (the x-axis never needs to go further)."""
         self.markers = pg.ScatterPlotItem(size=6, pen=None)
@@ -155,6 +162,7 @@ class LossPlot(QWidget):
         self.markers.setData(spots)
 
     def append(self, chunk: TrainingChunk) -> None:
+        """Store every point now; redraw now, or later if redrawing would take over 10% of the GUI thread."""
         changed = set(chunk.losses)
         for key, values in chunk.losses.items():
             self._curve(key)
@@ -164,7 +172,20 @@ class LossPlot(QWidget):
             for key, value in metrics.items():
                 self._curve(key)
                 self.series[key].append(np.array([iteration]), np.array([value]))
-        self.redraw(changed)
+        self._dirty |= changed
+        now = time.perf_counter()
+        if now >= self._next_redraw:
+            self.flush()
+        elif not self._later.isActive():
+            self._later.start(min(int(1000 * (self._next_redraw - now)) + 1, 2000))
+
+    def flush(self) -> None:
+        """Redraw what changed; long series (slow redraws) are redrawn less often, never dropped."""
+        self._later.stop()
+        start = time.perf_counter()
+        self.redraw(self._dirty)
+        self._dirty = set()
+        self._next_redraw = time.perf_counter() + 9 * (time.perf_counter() - start)
 
     def redraw(self, changed: set[str] | None = None) -> None:
         """Update the curves whose data changed (all when `changed` is None) and fit the axes robustly."""
@@ -205,6 +226,8 @@ class LossPlot(QWidget):
 
     def clear(self, total: int = 0) -> None:
         self.total = total
+        self._later.stop()
+        self._dirty = set()
         self.x_range = (0.0, 0.0)
         for curve in self.curves.values():
             self.legend.removeItem(curve)

@@ -1,5 +1,7 @@
 """The loss plot: every point kept, outliers do not wreck the y-range, last-N window, log toggle, CSV table."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,7 @@ def losses(qtbot):
             [(int(iterations[-1]), {"maml/K5/step1": 0.8, "maml/K10/step10": 0.5})],
         )
         plot.append(chunk)
+    plot.flush()
     return plot
 
 
@@ -61,6 +64,16 @@ def test_last_n_window_and_table(losses):
     assert table.shape == (3000, len(header))
     assert np.isnan(table[0, header.index("maml/K5/step1")])
     assert table[299, header.index("maml/K5/step1")] == 0.8
+
+
+def test_slow_redraws_are_deferred_but_no_point_is_lost(losses, qtbot):
+    losses._next_redraw = time.perf_counter() + 60  # as if the last redraw had been very slow
+    losses.append(TrainingChunk(3001, np.array([3001]), {"maml/post": np.array([1.05])}))
+    assert losses.series["maml/post"].n == 3001
+    assert losses._later.isActive()
+    losses.flush()
+    assert not losses._later.isActive()
+    assert losses.curves["maml/post"].xData[-1] == 3001
 
 
 def test_growing_series_and_labels():

@@ -32,6 +32,7 @@ def test_start_streams_losses_then_stop_finishes_the_thread(window, qtbot):
         ),
         timeout=10_000,
     )
+    window.monitor.losses.flush()
     x, y = window.monitor.losses.curves["maml/post"].getData()
     assert len(x) >= 5
     assert np.isfinite(y).all()
