@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gui"]:  # argparse's REMAINDER cannot take options like --screenshot first
+        from mamlviz.gui.app import main as gui_main
+
+        return gui_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command in (None, "gui"):
         from mamlviz.gui.app import main as gui_main

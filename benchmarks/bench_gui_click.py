@@ -1,0 +1,78 @@
+"""Click-to-redrawn-curves latency in the playground: 10 adaptation steps, MAML and pretrained.
+
+Each sample: a real mouse click on the plot at random data coordinates, the point added, both
+initializations adapted, every curve updated, then the event loop run until both plots have
+painted what changed (Qt's own partial repaint, as in the app; paint events are counted to be
+sure both plots were repainted). Prints median and p95 in milliseconds, and, for comparison, the
+latency with a forced full repaint of both plots.  Run: python benchmarks/bench_gui_click.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from gui_harness import make_window
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+
+class PaintCounter(QObject):
+    """Counts paint events of the widgets it filters."""
+
+    count = 0
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clicks", type=int, default=200, help="clicks per method")
+    args = parser.parse_args()
+    app, window = make_window()
+    plot = window.playground.plot
+    vb = plot.getPlotItem().getViewBox()
+    rng = np.random.default_rng(0)
+    window.playground.set_points([[-3, 1], [-1, 2], [0.5, 1.5], [2, -1], [4, -2]])
+    base = window.playground.points.copy()
+    assert window.playground.steps == 10
+    assert set(window.playground.inits) == {"maml", "pretrained"}
+    painted = PaintCounter()
+    for view in (plot, window.playground.mse_plot):
+        view.viewport().installEventFilter(painted)
+    latencies, updates, full = [], [], []
+    for i in range(2 * args.clicks):
+        x, y = rng.uniform(-4.5, 4.5), rng.uniform(-4.5, 4.5)
+        pos = plot.mapFromScene(vb.mapViewToScene(QPointF(x, y)))
+        painted.count = 0
+        start = time.perf_counter()
+        QTest.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(pos))
+        clicked = time.perf_counter()
+        if i % 2:  # forced full repaint of both plots
+            plot.viewport().repaint()
+            window.playground.mse_plot.viewport().repaint()
+            full.append((time.perf_counter() - start) * 1000)
+        else:  # what the app does: Qt repaints the changed regions from the event loop
+            while painted.count < 2:
+                app.processEvents()
+            latencies.append((time.perf_counter() - start) * 1000)
+            updates.append((clicked - start) * 1000)
+        assert len(window.playground.points) == len(base) + 1, "click did not add a point"
+        window.playground.set_points(base)
+        app.processEvents()
+    window.close()
+    ms = np.array(latencies)
+    print(
+        f"click -> redrawn curves (10 steps, 2 models, K=6, {len(ms)} clicks): "
+        f"median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, max {ms.max():.1f} ms "
+        f"(of which click handling + adaptation + setData: median {np.median(updates):.1f} ms; "
+        f"with a forced full repaint of both plots instead: median {np.median(full):.1f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Time for `mamlviz gui` to open: process start to the main window shown with the shipped initializations.
+
+Each run starts a fresh Python process that runs the app's `main` offscreen (screenshot mode, so no
+display is needed), with the screenshot step replaced by a marker line printed the moment the window
+is shown; the time is measured from process launch to that line. Also prints the wall time of a
+whole `mamlviz gui --screenshot` run (launch, render, save, exit).
+Run: python benchmarks/bench_gui_startup.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOWN = """
+import mamlviz.gui.app as app
+def shown(qapp, window, path, iters):
+    print("shown", flush=True)
+    window.close()
+    return 0
+app.take_screenshot = shown
+raise SystemExit(app.main(["--screenshot", "unused.png"]))
+"""
+
+
+def time_to_shown(env: dict[str, str]) -> float:
+    start, elapsed = time.perf_counter(), float("nan")
+    process = subprocess.Popen([sys.executable, "-c", SHOWN], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.strip() == "shown":
+            elapsed = time.perf_counter() - start
+            break
+    process.wait()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    shown = [time_to_shown(env) for _ in range(args.runs)]
+    shot = Path(tempfile.mkdtemp()) / "startup.png"
+    whole = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        command = [sys.executable, "-m", "mamlviz", "gui", "--screenshot", str(shot)]
+        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+        whole.append(time.perf_counter() - start)
+    print(
+        f"process start -> main window shown (shipped inits loaded): median {np.median(shown):.2f} s "
+        f"({', '.join(f'{t:.2f}' for t in shown)})"
+    )
+    print(
+        f"whole `mamlviz gui --screenshot` run (launch, render, save, exit): median {np.median(whole):.2f} s "
+        f"({', '.join(f'{t:.2f}' for t in whole)})"
+    )
+
+
+if __name__ == "__main__":
+    main()

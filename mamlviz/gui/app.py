@@ -1,0 +1,145 @@
+"""Entry point of the desktop app: `mamlviz`, `mamlviz gui ...` and `mamlviz-gui`."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import threading
+from pathlib import Path
+
+import torch
+
+USAGE_ERROR = 2
+
+
+def parse_points(text: str) -> list[tuple[float, float]]:
+    """'x,y;x,y;...' -> [(x, y), ...], with a clear message for anything else."""
+    points = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        try:
+            x, y = (float(v) for v in part.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"points must look like 'x,y;x,y;...', got {part!r}") from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise argparse.ArgumentTypeError(f"point coordinates must be finite numbers, got {part!r}")
+        points.append((x, y))
+    return points
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1400x900, got {text!r}") from None
+    return width, height
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mamlviz gui", description="Open the mamlviz desktop explorer.")
+    parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="render the window to a PNG and exit")
+    parser.add_argument(
+        "--train-iters",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="with --screenshot: meta-train N iterations first",
+    )
+    parser.add_argument("--points", type=parse_points, metavar="'x,y;...'", help="support points to place")
+    parser.add_argument("--size", type=_size, default=(1400, 900), metavar="WxH", help="window size (1400x900)")
+    parser.add_argument("--open", type=Path, metavar="FILE", help="an initialization (.safetensors) or session (.json)")
+    return parser
+
+
+def warm_up_torch() -> None:
+    """One tiny optimizer step (its first use imports a lot), run in the background once the window shows.
+
+    Otherwise the worker's first optimizer step stalls the GUI, or the window opens seconds later.
+    """
+    torch.set_num_threads(1)
+    weight = torch.zeros(2, requires_grad=True)
+    optimizer = torch.optim.Adam([weight], lr=0.1)
+    (weight.sum() ** 2).backward()
+    optimizer.step()
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--points":  # let "--points -3,1;..." through: argparse takes "-3,1" for an option
+            argv[i : i + 2] = [f"--points={argv[i + 1]}"]
+            break
+    args = build_parser().parse_args(argv)
+    if args.screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif sys.platform.startswith("linux") and not _has_display():
+        print("error: no display found (DISPLAY/WAYLAND_DISPLAY unset); use --screenshot FILE.png", file=sys.stderr)  # noqa: T201
+        return USAGE_ERROR
+    torch.set_num_threads(1)
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    from mamlviz.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("mamlviz")
+    app.setOrganizationName("mamlviz")
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    window = MainWindow()
+    window.resize(*args.size)
+    if args.open is not None:
+        opened = (
+            window.open_session(str(args.open))
+            if args.open.suffix == ".json"
+            else window.open_initialization(str(args.open))
+        )
+        if not opened and args.screenshot is not None:
+            print(f"error: cannot open {args.open}", file=sys.stderr)  # noqa: T201
+            return USAGE_ERROR
+    if args.points is not None:
+        window.playground.set_points(args.points)
+    window.show()
+    window.warm_up = threading.Thread(target=warm_up_torch, name="torch warm-up", daemon=True)
+    window.warm_up.start()
+    if args.screenshot is None:
+        return app.exec()
+    return take_screenshot(app, window, args.screenshot, args.train_iters)
+
+
+def take_screenshot(app, window, path: Path, train_iters: int) -> int:
+    """Optionally train N iterations with the real worker, then render the window to `path`."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if train_iters:
+        window.controls.training.iterations.setValue(train_iters)
+        loop = QEventLoop()
+        window.training_finished.connect(loop.quit)
+        window.start_training()
+        if window.training:
+            loop.exec()
+    for _ in range(3):
+        QTimer.singleShot(50, lambda: None)
+        app.processEvents()
+    if not window.grab().save(str(path)):
+        print(f"error: could not write {path}", file=sys.stderr)  # noqa: T201
+        window.close()
+        return USAGE_ERROR
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

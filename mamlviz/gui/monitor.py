@@ -1,0 +1,355 @@
+"""The training monitor: live loss curves and probe fits with a history scrubber."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget
+
+from mamlviz.core.playground import Probe
+from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_color, model_pen, truth_pen
+from mamlviz.gui.worker import TrainingChunk
+
+MAX_HISTORY = 400
+
+
+class GrowingSeries:
+    """An (x, y) series in doubling numpy buffers: appends are amortised O(1), no point is dropped."""
+
+    def __init__(self) -> None:
+        self.x = np.empty(1024)
+        self.y = np.empty(1024)
+        self.n = 0
+
+    def append(self, x: np.ndarray, y: np.ndarray) -> None:
+        needed = self.n + len(x)
+        if needed > len(self.x):
+            size = max(needed, 2 * len(self.x))
+            self.x = np.resize(self.x, size)
+            self.y = np.resize(self.y, size)
+        self.x[self.n : needed] = x
+        self.y[self.n : needed] = y
+        self.n = needed
+
+    def window(self, last_n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The data, or only the points of the last `last_n` iterations (0: everything)."""
+        x, y = self.x[: self.n], self.y[: self.n]
+        if last_n and self.n:
+            start = np.searchsorted(x, x[-1] - last_n, side="right")
+            x, y = x[start:], y[start:]
+        return x, y
+
+
+def loss_label(key: str) -> str:
+    """'maml/pre' -> 'MAML before adapt.', 'maml/K5/step10' -> 'val MAML K=5, 10 steps' (short: legends are narrow)."""
+    parts = key.split("/")
+    name = display_name(parts[0])
+    if len(parts) == 3:
+        steps = int(parts[2].removeprefix("step"))
+        return f"val {name} K={parts[1].removeprefix('K')}, {steps} step{'s' if steps != 1 else ''}"
+    if len(parts) == 2:
+        return f"{name} {'before' if parts[1] == 'pre' else 'after'} adapt."
+    return name
+
+
+def robust_range(values: np.ndarray, log: bool) -> tuple[float, float] | None:
+    """A y-range from the 1st–99.5th percentiles, so a few outliers do not flatten the curves."""
+    values = values[np.isfinite(values)]
+    if log:
+        values = np.log10(values[values > 0])
+    if not len(values):
+        return None
+    low, high = np.percentile(values, [1.0, 99.5])
+    margin = max(high - low, 1e-3) * 0.08
+    return float(low - margin), float(high + margin)
+
+
+class LossPlot(QWidget):
+    """Meta-train losses per iteration (pen width 1) and periodic validation MSE, log-y and a window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.log_y = QCheckBox("log y")
+        self.log_y.setChecked(True)
+        self.log_y.setToolTip("Logarithmic loss axis.")
+        self.last_n = QSpinBox()
+        self.last_n.setRange(0, 10_000_000)
+        self.last_n.setSingleStep(1000)
+        self.last_n.setSpecialValueText("all")
+        self.last_n.setPrefix("last ")
+        self.last_n.setSuffix(" it")
+        self.last_n.setToolTip("Show only the last N iterations (0 = all).")
+        self.plot = pg.PlotWidget()
+        item = self.plot.getPlotItem()
+        item.setTitle("Meta-training loss (query MSE)", size="10pt")
+        item.setLabel("bottom", "iteration")
+        item.setLabel("left", "MSE")
+        # GRID
+        item.setLogMode(False, True)
+        item.enableAutoRange(False)
+        item.hideButtons()
+        self.legend = legend_below(item, 2)
+        self.key = QLabel("validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, solid 10 steps")
+        self.key.setStyleSheet("color: #444; font-size: 8pt;")
+        self.series: dict[str, GrowingSeries] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.y_range: tuple[float, float] | None = None
+        self.x_range = (0.0, 0.0)
+        self._dirty: set[str] = set()
+        self._next_redraw = 0.0
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self.flush)
+        self.total = 0
+        """Planned number of iterations (the x-axis never needs to go further)."""
+        self.markers = pg.ScatterPlotItem(size=6, pen=None)
+        self.markers.setZValue(6)
+        self.plot.addItem(self.markers)
+        top = QHBoxLayout()
+        top.addWidget(self.log_y)
+        top.addWidget(self.last_n)
+        top.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.plot)
+        layout.addWidget(self.key)
+        self.log_y.toggled.connect(self._set_log)
+        self.last_n.valueChanged.connect(self._set_window)
+
+    def _set_log(self, log: bool) -> None:
+        self.plot.getPlotItem().setLogMode(False, log)
+        self.y_range = None
+        self.redraw(None)
+
+    def _set_window(self) -> None:
+        self.x_range = (0.0, 0.0)
+        self.redraw()
+
+    def _curve(self, key: str) -> pg.PlotDataItem:
+        """The line of a series, created on first use (no antialiasing: several times cheaper on noisy data)."""
+        if key not in self.curves:
+            name = key.split("/")[0]
+            if key.count("/") == 2:
+                style = Qt.PenStyle.DashLine if key.endswith("step1") else Qt.PenStyle.SolidLine
+                curve = self.plot.plot(pen=pg.mkPen(model_color(name), width=1, style=style), antialias=False)
+                curve.setZValue(5)
+            else:
+                color = model_color(name).lighter(150) if key.endswith("/pre") else model_color(name)
+                curve = self.plot.plot(pen=pg.mkPen(color, width=1), name=loss_label(key), antialias=False)
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+            curve.setDynamicRangeLimit(None)  # no re-plot when only the y-range changes
+            self.curves[key] = curve
+            self.series[key] = GrowingSeries()
+        return self.curves[key]
+
+    def _update_markers(self, last_n: int) -> None:
+        """All validation markers in one scatter item (● K=5, ▲ K=10), far cheaper to paint than one per series."""
+        spots = []
+        for key, series in self.series.items():
+            if key.count("/") == 2:
+                x, y = series.window(last_n)
+                if self.log_y.isChecked():  # a bare scatter item does not follow the plot's log mode
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        y = np.log10(y)
+                symbol = "o" if "/K5/" in key else "t"
+                brush = pg.mkBrush(model_color(key.split("/")[0]))
+                spots += [{"pos": (a, b), "symbol": symbol, "brush": brush} for a, b in zip(x, y, strict=True)]
+        self.markers.setData(spots)
+
+    def append(self, chunk: TrainingChunk) -> None:
+        """Store every point now; redraw now, or later if redrawing would take over 10% of the GUI thread."""
+        changed = set(chunk.losses)
+        for key, values in chunk.losses.items():
+            self._curve(key)
+            self.series[key].append(chunk.iterations, values)
+        for iteration, metrics in chunk.validation:
+            changed.update(metrics)
+            for key, value in metrics.items():
+                self._curve(key)
+                self.series[key].append(np.array([iteration]), np.array([value]))
+        self._dirty |= changed
+        now = time.perf_counter()
+        if now >= self._next_redraw:
+            self.flush()
+        elif not self._later.isActive():
+            self._later.start(min(int(1000 * (self._next_redraw - now)) + 1, 2000))
+
+    def flush(self) -> None:
+        """Redraw what changed; long series (slow redraws) are redrawn less often, never dropped."""
+        self._later.stop()
+        start = time.perf_counter()
+        self.redraw(self._dirty)
+        self._dirty = set()
+        self._next_redraw = time.perf_counter() + 9 * (time.perf_counter() - start)
+
+    def redraw(self, changed: set[str] | None = None) -> None:
+        """Update the curves whose data changed (all when `changed` is None) and fit the axes robustly."""
+        last_n, log = self.last_n.value(), self.log_y.isChecked()
+        visible, x_max, x_min = [], 0.0, np.inf
+        for key, curve in self.curves.items():
+            x, y = self.series[key].window(last_n)
+            if changed is None or key in changed:
+                curve.setData(x, y)
+            if len(x):
+                x_min, x_max = min(x_min, x[0]), max(x_max, x[-1])
+                visible.append(y[:: max(1, len(y) // 4000)])
+        if changed is None or any(key.count("/") == 2 for key in changed):
+            self._update_markers(last_n)
+        if not visible:
+            return
+        item = self.plot.getPlotItem()
+        if last_n:
+            x_range = (max(x_max - last_n, 0), max(x_max, 1))
+        else:  # grow in steps (x1.5, at most to the planned total) rather than every chunk: far fewer re-layouts
+            x_range = (min(x_min, 0), self.x_range[1])
+            if x_max > x_range[1] or x_range[1] <= x_range[0]:
+                x_range = (x_range[0], max(min(self.total, 1.5 * x_max), x_max, 10))
+        if x_range != self.x_range:
+            self.x_range = x_range
+            item.setXRange(*x_range, padding=0.02)
+        y_range = robust_range(np.concatenate(visible), log)
+        if y_range is not None and self._differs(y_range):
+            self.y_range = y_range
+            item.setYRange(*y_range, padding=0)
+
+    def _differs(self, y_range: tuple[float, float]) -> bool:
+        """Move the y-axis only for changes above 8% of its span (steadier, and far fewer re-layouts)."""
+        if self.y_range is None:
+            return True
+        span = self.y_range[1] - self.y_range[0]
+        return max(abs(a - b) for a, b in zip(y_range, self.y_range, strict=True)) > 0.08 * span
+
+    def clear(self, total: int = 0) -> None:
+        self.total = total
+        self._later.stop()
+        self._dirty = set()
+        self.x_range = (0.0, 0.0)
+        for curve in self.curves.values():
+            self.legend.removeItem(curve)
+            self.plot.removeItem(curve)
+        self.curves.clear()
+        self.series.clear()
+        self.markers.clear()
+        self.y_range = None
+
+    def table(self) -> tuple[list[str], np.ndarray]:
+        """Every loss series as columns (iteration first; NaN where a series has no value)."""
+        keys = list(self.series)
+        iterations = np.unique(np.concatenate([self.series[k].x[: self.series[k].n] for k in keys])) if keys else []
+        columns = [np.asarray(iterations, dtype=float)]
+        for key in keys:
+            series = self.series[key]
+            column = np.full(len(iterations), np.nan)
+            column[np.searchsorted(iterations, series.x[: series.n])] = series.y[: series.n]
+            columns.append(column)
+        return ["iteration", *keys], np.column_stack(columns) if keys else np.zeros((0, 1))
+
+
+class ProbePlot(QWidget):
+    """A fixed probe task: each learner's fit before, after 1 and after S steps; a slider scrubs history."""
+
+    STAGES = ("before", "step1", "stepk")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        item = self.plot.getPlotItem()
+        item.setTitle("Probe task fit (live)", size="10pt")
+        # GRID
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        self.legend = legend_below(item, 2)
+        self.truth = item.plot(pen=truth_pen(), name="True function")
+        self.points = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222"))
+        self.points.setZValue(10)
+        item.addItem(self.points)
+        self.curves: dict[str, dict[str, pg.PlotDataItem]] = {}
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("Scrub back through the probe fits of earlier iterations; far right follows live.")
+        self.label = QLabel("no training yet")
+        self.label.setMinimumWidth(130)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("history"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        layout.addLayout(row)
+        self.probe: Probe | None = None
+        self.steps = 1
+        self.history: list[tuple[int, dict[str, np.ndarray]]] = []
+        self.slider.valueChanged.connect(self.show_entry)
+
+    def reset(self, probe: Probe, steps: int) -> None:
+        self.probe, self.steps = probe, steps
+        self.history.clear()
+        self.slider.setRange(0, 0)
+        self.label.setText("iteration 0")
+        self.truth.setData(probe.grid, probe.truth(probe.grid))
+        self.points.setData(probe.points[:, 0], probe.points[:, 1])
+        for stages in self.curves.values():
+            for curve in stages.values():
+                curve.clear()
+
+    def add(self, iteration: int, fits: dict[str, np.ndarray]) -> None:
+        follow = self.slider.value() == self.slider.maximum()
+        self.history.append((iteration, fits))
+        if len(self.history) > MAX_HISTORY:
+            self.history = self.history[::2]
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(len(self.history) - 1)
+        if follow:
+            self.slider.setValue(len(self.history) - 1)
+        self.slider.blockSignals(False)
+        if follow:
+            self.show_entry(len(self.history) - 1)
+
+    def show_entry(self, index: int) -> None:
+        if not self.history or self.probe is None:
+            return
+        iteration, fits = self.history[index]
+        live = " (live)" if index == len(self.history) - 1 else ""
+        self.label.setText(f"iteration {iteration:,}{live}")
+        for name, rows in fits.items():
+            if name not in self.curves:
+                label = display_name(name)
+                names = (f"{label} θ", f"{label} 1 step", f"{label} {self.steps} steps")
+                self.curves[name] = {
+                    stage: self.plot.plot(pen=model_pen(name, stage), name=text)
+                    for stage, text in zip(self.STAGES, names, strict=True)
+                }
+            for stage, row in zip(self.STAGES, rows, strict=True):
+                self.curves[name][stage].setData(self.probe.grid, row)
+
+
+class TrainingMonitor(QWidget):
+    """Loss curves above, probe fits below, in a splitter."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.losses = LossPlot()
+        self.probe = ProbePlot()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.losses)
+        splitter.addWidget(self.probe)
+        splitter.setSizes([450, 400])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+    def reset(self, probe: Probe, steps: int, total: int) -> None:
+        self.losses.clear(total)
+        self.probe.reset(probe, steps)
+
+    def append(self, chunk: TrainingChunk) -> None:
+        if len(chunk.iterations) or chunk.validation:
+            self.losses.append(chunk)
+        if chunk.probe is not None:
+            self.probe.add(chunk.iteration, chunk.probe)

@@ -1,0 +1,197 @@
+"""The playground plot: support points the user edits with the mouse, and every model's adapted curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+
+from mamlviz.core.playground import ModelCurves
+from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_pen, truth_pen
+
+X_RANGE = (-5.5, 5.5)
+Y_RANGE = (-6.0, 6.0)
+HIT_RADIUS_PX = 12.0
+
+
+class PointEditor(pg.ViewBox):
+    """A fixed-range view box that turns clicks and drags into point edits (no pan, zoom or menu)."""
+
+    point_added = Signal(float, float)
+    point_moved = Signal(int, float, float)
+    point_removed = Signal(int)
+    point_selected = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__(enableMenu=False)
+        self.setMouseEnabled(False, False)
+        self.points = np.zeros((0, 2))
+        self._dragging: int | None = None
+
+    def nearest(self, scene_pos: QPointF, radius_px: float = HIT_RADIUS_PX) -> int | None:
+        """Index of the point nearest to a scene position, if within `radius_px` pixels."""
+        if not len(self.points):
+            return None
+        view = self.mapSceneToView(scene_pos)
+        width, height = self.viewPixelSize()
+        distance = np.hypot((self.points[:, 0] - view.x()) / width, (self.points[:, 1] - view.y()) / height)
+        index = int(np.argmin(distance))
+        return index if distance[index] <= radius_px else None
+
+    def _clamped(self, scene_pos: QPointF) -> tuple[float, float]:
+        view = self.mapSceneToView(scene_pos)
+        (x0, x1), (y0, y1) = self.viewRange()
+        return float(np.clip(view.x(), x0, x1)), float(np.clip(view.y(), y0, y1))
+
+    def mouseClickEvent(self, ev) -> None:
+        ev.accept()
+        index = self.nearest(ev.scenePos())
+        if ev.button() == Qt.MouseButton.LeftButton:
+            if index is None:
+                self.point_added.emit(*self._clamped(ev.scenePos()))
+            else:
+                self.point_selected.emit(index)
+        elif ev.button() == Qt.MouseButton.RightButton and index is not None:
+            self.point_removed.emit(index)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        if ev.isStart():
+            self._dragging = self.nearest(ev.buttonDownScenePos())
+        if self._dragging is None:
+            ev.ignore()
+            return
+        ev.accept()
+        self.point_moved.emit(self._dragging, *self._clamped(ev.scenePos()))
+        if ev.isFinish():
+            self._dragging = None
+
+
+class PlaygroundPlot(pg.PlotWidget):
+    """Draws the truth, the support points and, per named model, θ, 1 step, k steps and faint steps."""
+
+    delete_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        self.editor = PointEditor()
+        super().__init__(parent, viewBox=self.editor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        item = self.getPlotItem()
+        item.setXRange(*X_RANGE, padding=0)
+        item.setYRange(*Y_RANGE, padding=0)
+        # GRID
+        item.setLabel("bottom", "x")
+        item.setLabel("left", "y")
+        item.hideButtons()
+        self.legend = legend_below(item, 3, "9pt")
+        self.truth_curve = item.plot(pen=truth_pen(), name="True function")
+        self.model_curves: dict[str, dict[str, pg.PlotCurveItem]] = {}
+        self.ghosts: dict[str, list[pg.PlotCurveItem]] = {}
+        self.points_item = pg.ScatterPlotItem(
+            size=12, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222", width=1.5), hoverable=True, hoverSize=16
+        )
+        self.points_item.setZValue(10)
+        # a left click on a point reaches the scatter item, not the view box: it selects that point
+        self.points_item.sigClicked.connect(lambda _item, spots, _ev: self.editor.point_selected.emit(spots[0].index()))
+        item.addItem(self.points_item)
+        self.legend.addItem(self.points_item, "Support points")
+        self.summary = pg.TextItem(anchor=(0, 0), color="#222222")
+        self.summary_html = ""
+        self.y_high = Y_RANGE[1]
+        self.summary.setZValue(20)
+        item.addItem(self.summary, ignoreBounds=True)
+        self.summary.setPos(X_RANGE[0] + 0.1, Y_RANGE[1] - 0.1)
+
+    def set_points(self, points: np.ndarray) -> None:
+        """Show the points; the y-range grows (never below ±6) so that every point stays visible."""
+        self.editor.points = points
+        if len(points):
+            self.points_item.setData(points[:, 0], points[:, 1])
+        else:
+            self.points_item.clear()
+        high = max(Y_RANGE[1], float(np.abs(points[:, 1]).max()) * 1.1 if len(points) else 0.0)
+        if high != self.y_high:
+            self.y_high = high
+            self.getPlotItem().setYRange(-high, high, padding=0)
+            self.summary.setPos(X_RANGE[0] + 0.1, high - 0.1)
+
+    def set_truth(self, grid: np.ndarray, values: np.ndarray | None) -> None:
+        if values is None:
+            self.truth_curve.clear()
+            self.truth_curve.hide()
+        else:
+            self.truth_curve.setData(grid, values)
+            self.truth_curve.show()
+
+    def _curves_for(self, name: str) -> dict[str, pg.PlotCurveItem]:
+        if name not in self.model_curves:
+            item = self.getPlotItem()
+            label = display_name(name)
+            self.model_curves[name] = {}
+            for stage in ("before", "step1", "stepk"):
+                curve = pg.PlotCurveItem(
+                    pen=model_pen(name, stage), name=f"{label} {stage}"
+                )  # lighter than PlotDataItem
+                item.addItem(curve)
+                self.model_curves[name][stage] = curve
+            self.ghosts[name] = []
+        return self.model_curves[name]
+
+    def set_curves(self, grid: np.ndarray, curves: Mapping[str, ModelCurves], show_steps: bool) -> None:
+        """Show each model's curves; models no longer listed are removed."""
+        for name in list(self.model_curves):
+            if name not in curves:
+                for curve in self.model_curves.pop(name).values():
+                    self.legend.removeItem(curve)
+                    self.getPlotItem().removeItem(curve)
+                for ghost in self.ghosts.pop(name):
+                    self.getPlotItem().removeItem(ghost)
+        for name, model in curves.items():
+            items = self._curves_for(name)
+            label = display_name(name)
+            predictions = model.predictions
+            k = model.steps
+            items["before"].setData(grid, predictions[0], connect="finite")
+            self._rename(items["before"], f"{label} θ (before)")
+            for stage, row in (("step1", 1), ("stepk", k)):
+                visible = k >= 1 and (stage == "stepk" or k > 1)
+                items[stage].setVisible(visible)
+                if visible:
+                    items[stage].setData(grid, predictions[row], connect="finite")
+            self._rename(items["step1"], f"{label} 1 step")
+            self._rename(items["stepk"], f"{label} {k} step{'s' if k != 1 else ''}")
+            self._set_ghosts(name, grid, predictions[1:-1] if show_steps else np.zeros((0, len(grid))))
+
+    def _rename(self, curve: pg.PlotCurveItem, text: str) -> None:
+        label = self.legend.getLabel(curve)
+        if label is not None and label.text != text:
+            label.setText(text, size="9pt")
+
+    def _set_ghosts(self, name: str, grid: np.ndarray, rows: np.ndarray) -> None:
+        ghosts = self.ghosts[name]
+        while len(ghosts) < len(rows):
+            ghost = pg.PlotCurveItem(pen=model_pen(name, "ghost", 1.0))
+            ghost.setZValue(-5)
+            self.getPlotItem().addItem(ghost)
+            ghosts.append(ghost)
+        for i, ghost in enumerate(ghosts):
+            ghost.setVisible(i < len(rows))
+            if i < len(rows):
+                ghost.setData(grid, rows[i], connect="finite")
+
+    def set_summary(self, html: str) -> None:
+        if html != self.summary_html:
+            self.summary_html = html
+            self.summary.setHtml(html)
+
+    def keyPressEvent(self, ev: QKeyEvent) -> None:
+        if ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete_requested.emit()
+            ev.accept()
+        else:
+            super().keyPressEvent(ev)

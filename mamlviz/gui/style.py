@@ -1,0 +1,59 @@
+"""Colours and names shared by every panel: one colour family per model (Okabe–Ito), truth in grey."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QPen
+
+BASE_COLORS = {"maml": "#0072B2", "fomaml": "#009E73", "pretrained": "#D55E00"}
+EXTRA_COLORS = ("#CC79A7", "#56B4E9", "#E69F00", "#000000")
+TRUTH_COLOR = "#666666"
+POINT_BRUSH = "#F0E442"
+DISPLAY_NAMES = {"maml": "MAML", "fomaml": "FO-MAML", "pretrained": "Pretrained"}
+
+
+def display_name(name: str) -> str:
+    return DISPLAY_NAMES.get(name, name)
+
+
+def model_color(name: str) -> QColor:
+    """The base colour of a model; unknown names get a stable colour from the extra list."""
+    if name in BASE_COLORS:
+        return QColor(BASE_COLORS[name])
+    return QColor(EXTRA_COLORS[sum(map(ord, name)) % len(EXTRA_COLORS)])
+
+
+def model_pen(name: str, stage: str, width: float = 2.0) -> QPen:
+    """Pen for a model curve at a stage: 'before' (light, thin), 'step1' (medium), 'stepk' (saturated).
+
+    Solid lines, width > 1 only for the k-step curve: dashed or wide antialiased paths cost several
+    times more to draw (measured: 7 wide curves took 23 ms a repaint, thin ones 8 ms).
+    """
+    color = model_color(name)
+    if stage == "before":
+        color = color.lighter(165)
+    elif stage == "step1":
+        color = color.lighter(125)
+    elif stage == "ghost":
+        color.setAlpha(45)
+    pen = QPen(color)
+    pen.setWidthF(width if stage == "stepk" else 1.0)
+    pen.setCosmetic(True)
+    return pen
+
+
+def truth_pen() -> QPen:
+    color = QColor(TRUTH_COLOR)
+    color.setAlpha(150)
+    pen = QPen(color)
+    pen.setWidthF(3.0)
+    pen.setCosmetic(True)
+    return pen
+
+
+def legend_below(plot_item: pg.PlotItem, columns: int, size: str = "8pt") -> pg.LegendItem:
+    """A legend in its own row under the plot, so it never hides curves or catches clicks meant for the plot."""
+    legend = pg.LegendItem(colCount=columns, labelTextSize=size, verSpacing=-6, horSpacing=12)
+    plot_item.layout.addItem(legend, 5, 1)
+    plot_item.legend = legend
+    return legend

@@ -1,0 +1,141 @@
+"""The training worker: a QThread that iterates `Trainer.iterate()` and streams throttled chunks."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from mamlviz.core.errors import TrainingDiverged
+from mamlviz.core.model import Params
+from mamlviz.core.playground import Probe, probe_fit
+from mamlviz.core.train import Trainer
+
+
+@dataclass
+class TrainingChunk:
+    """Everything that happened since the previous chunk (no iteration is dropped)."""
+
+    iteration: int
+    """The trainer's iteration when the chunk was made (probe fits and snapshot belong to it)."""
+    iterations: np.ndarray
+    losses: dict[str, np.ndarray]
+    validation: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    probe: dict[str, np.ndarray] | None = None
+    """Per learner: (3, G) probe predictions before, after 1 and after S steps, at `iteration`."""
+    snapshot: dict[str, Params] | None = None
+    rate: float = 0.0
+    """Iterations per second of active (unpaused) training."""
+
+
+class TrainingWorker(QThread):
+    """Runs one trainer until it finishes or is stopped; pause/resume/stop are thread-safe.
+
+    Chunks are emitted at most `max_hz` times a second; probe fits and parameter snapshots ride
+    along at most every `probe_period` seconds. A non-finite loss pauses (θ stays finite).
+    """
+
+    chunk = Signal(object)
+    diverged = Signal(str)
+    failed = Signal(str, str)
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        probe: Probe,
+        probe_steps: int,
+        max_hz: float = 10.0,
+        probe_period: float = 1.0,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.trainer = trainer
+        self.probe = probe
+        self.probe_steps = probe_steps
+        self.min_interval = 1.0 / max_hz
+        self.probe_period = probe_period
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._pending: list[tuple[int, dict[str, float]]] = []
+        self._validation: list[tuple[int, dict[str, float]]] = []
+        self._start_time = 0.0
+        self._paused_seconds = 0.0
+        self._start_iteration = trainer.iteration
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def run(self) -> None:
+        self._start_time = time.perf_counter()
+        try:
+            self._loop()
+        except Exception as exc:  # any failure must reach the user, not kill the app
+            self._flush(with_probe=False)
+            self.failed.emit(f"Training stopped because of an unexpected error: {exc}", traceback.format_exc())
+
+    def _wait_while_paused(self) -> None:
+        self._flush(with_probe=True)
+        began = time.perf_counter()
+        self._running.wait()
+        self._paused_seconds += time.perf_counter() - began
+
+    def _loop(self) -> None:
+        last_emit = last_probe = 0.0
+        while not self._stop.is_set():
+            try:
+                for progress in self.trainer.iterate():
+                    self._pending.append((progress.iteration, progress.losses))
+                    if progress.validation:
+                        self._validation.append((progress.iteration, progress.validation))
+                    now = time.perf_counter()
+                    if now - last_emit >= self.min_interval:
+                        with_probe = now - last_probe >= self.probe_period
+                        self._flush(with_probe)
+                        last_emit = now
+                        last_probe = now if with_probe else last_probe
+                    time.sleep(0)  # hand the GIL to the GUI thread if it is waiting
+                    if self._stop.is_set():
+                        break
+                    if not self._running.is_set():
+                        self._wait_while_paused()
+            except TrainingDiverged as exc:
+                self._running.clear()
+                self.diverged.emit(str(exc))
+                self._wait_while_paused()
+                continue
+            break
+        self._flush(with_probe=True)
+
+    def _flush(self, with_probe: bool) -> None:
+        if not self._pending and not with_probe:
+            return
+        pending, self._pending = self._pending, []
+        validation, self._validation = self._validation, []
+        keys = sorted({k for _, losses in pending for k in losses})
+        iterations = np.array([i for i, _ in pending], dtype=np.int64)
+        losses = {k: np.array([p.get(k, np.nan) for _, p in pending], dtype=np.float64) for k in keys}
+        probe = snapshot = None
+        if with_probe:
+            snapshot = self.trainer.snapshot()
+            lr = self.trainer.cfg.inner_lr
+            probe = {name: probe_fit(theta, self.probe, lr, self.probe_steps) for name, theta in snapshot.items()}
+        active = time.perf_counter() - self._start_time - self._paused_seconds
+        rate = (self.trainer.iteration - self._start_iteration) / active if active > 0 else 0.0
+        chunk = TrainingChunk(self.trainer.iteration, iterations, losses, validation, probe, snapshot, rate)
+        self.chunk.emit(chunk)

@@ -1,0 +1,136 @@
+"""The playground as a user drives it: click, drag, delete, sample, clear, bad points."""
+
+import numpy as np
+from gui_helpers import click, data_per_pixel, view_pos
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from mamlviz.core.playground import adapt_all
+from mamlviz.gui.playground_panel import GRID
+
+
+def _shown(curve) -> np.ndarray:
+    return np.asarray(curve.getData()[1])
+
+
+def test_window_opens_with_both_initializations_adapted_on_starting_points(window):
+    playground = window.playground
+    assert set(playground.inits) == {"maml", "pretrained"}
+    assert len(playground.points) == 5
+    for name in ("maml", "pretrained"):
+        curves = playground.plot.model_curves[name]
+        assert curves["stepk"].isVisible()
+        np.testing.assert_allclose(_shown(curves["stepk"]), playground.curves[name].predictions[-1])
+
+
+def test_click_adds_a_point_at_the_clicked_coordinates_and_readapts_both_models(window, qtbot):
+    playground = window.playground
+    playground.set_points([])
+    before = {n: _shown(playground.plot.model_curves[n]["before"]) for n in ("maml", "pretrained")}
+    with qtbot.waitSignal(playground.updated):
+        click(qtbot, playground.plot, 1.5, 2.0)
+    assert playground.points.shape == (1, 2)
+    tolerance = data_per_pixel(playground.plot) * 1.5
+    assert abs(playground.points[0, 0] - 1.5) <= tolerance[0]
+    assert abs(playground.points[0, 1] - 2.0) <= tolerance[1]
+    expected = adapt_all(playground.inits, playground.points, GRID, 0.01, 10)
+    for name in ("maml", "pretrained"):
+        curves = playground.plot.model_curves[name]
+        assert curves["stepk"].isVisible()
+        np.testing.assert_allclose(_shown(curves["stepk"]), expected[name].predictions[-1])
+        np.testing.assert_allclose(_shown(curves["before"]), before[name])
+        assert not np.allclose(_shown(curves["stepk"]), before[name])
+    legend_texts = [label.text for _, label in playground.plot.legend.items]
+    assert "MAML 10 steps" in legend_texts
+    assert "Pretrained 1 step" in legend_texts
+
+
+def test_drag_moves_a_point(window, qtbot):
+    playground = window.playground
+    playground.set_points([[-2.0, 1.0], [2.0, -1.0]])
+    viewport = playground.plot.viewport()
+    start, end = view_pos(playground.plot, -2.0, 1.0), view_pos(playground.plot, -1.0, 3.0)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for t in np.linspace(0.1, 1.0, 6):
+        QTest.mouseMove(viewport, start + QPoint(round((end - start).x() * t), round((end - start).y() * t)))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    tolerance = data_per_pixel(playground.plot) * 1.5
+    assert len(playground.points) == 2
+    assert np.all(np.abs(playground.points[0] - [-1.0, 3.0]) <= tolerance)
+    np.testing.assert_allclose(playground.points[1], [2.0, -1.0])
+
+
+def test_right_click_and_delete_remove_points(window, qtbot):
+    playground = window.playground
+    playground.set_points([[-2.0, 1.0], [0.0, 0.0], [2.0, -1.0]])
+    click(qtbot, playground.plot, 0.0, 0.0, Qt.MouseButton.RightButton)
+    np.testing.assert_allclose(playground.points, [[-2.0, 1.0], [2.0, -1.0]])
+    click(qtbot, playground.plot, 3.0, 3.0, Qt.MouseButton.RightButton)  # nowhere near a point: nothing happens
+    assert len(playground.points) == 2
+    click(qtbot, playground.plot, -2.0, 1.0)  # selects the existing point rather than adding one
+    assert len(playground.points) == 2
+    qtbot.keyClick(playground.plot, Qt.Key.Key_Delete)
+    np.testing.assert_allclose(playground.points, [[2.0, -1.0]])
+
+
+def test_sample_k_clear_and_no_points_show_unadapted_curves(window, qtbot):
+    task = window.controls.task
+    task.shots.setValue(7)
+    qtbot.mouseClick(task.sample, Qt.MouseButton.LeftButton)
+    points = window.playground.points
+    assert points.shape == (7, 2)
+    truth = window.playground.truth
+    np.testing.assert_allclose(points[:, 1], truth(points[:, 0]))
+    qtbot.mouseClick(task.clear, Qt.MouseButton.LeftButton)
+    assert len(window.playground.points) == 0
+    curves = window.playground.plot.model_curves["maml"]
+    assert curves["before"].isVisible()
+    assert not curves["stepk"].isVisible()
+    assert "no points" in window.playground.plot.summary.toPlainText()
+
+
+def test_truth_sliders_steps_slider_and_free_drawing(window, qtbot):
+    task, adapt = window.controls.task, window.controls.adapt
+    task.amplitude.setValue(400)
+    assert window.playground.truth.amplitude == 4.0
+    np.testing.assert_allclose(window.playground.plot.truth_curve.getData()[1], window.playground.truth(GRID))
+    adapt.steps.setValue(3)
+    assert window.playground.curves["maml"].predictions.shape[0] == 4
+    assert [label.text for _, label in window.playground.plot.legend.items].count("MAML 3 steps") == 1
+    assert len(window.playground.mse_plot.lines["maml"].getData()[0]) == 4
+    task.has_truth.setChecked(False)
+    assert window.playground.truth is None
+    assert not window.playground.plot.truth_curve.isVisible()
+    assert window.playground.mse_plot.message.isVisible()
+
+
+def test_nan_points_are_refused_with_a_message_and_nothing_is_lost(window):
+    playground = window.playground
+    kept = playground.points.copy()
+    playground.set_points([[np.nan, 1.0]])
+    np.testing.assert_array_equal(playground.points, kept)
+    assert window.last_error is not None
+    assert "finite" in window.last_error.text()
+    playground.set_points([[1e9, 0.0]])
+    np.testing.assert_array_equal(playground.points, kept)
+
+
+def test_thousands_of_points_are_handled(window):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-5, 5, 3000)
+    window.playground.set_points(np.stack([x, np.sin(x)], axis=1))
+    assert len(window.playground.points) == 3000
+    assert np.isfinite(window.playground.curves["maml"].predictions).all()
+    assert len(window.playground.plot.points_item.data) == 3000
+
+
+def test_a_diverging_adaptation_is_reported_not_crashed(window):
+    window.playground.set_points([[-4.0, 400.0], [4.0, -400.0]])
+    window.controls.adapt.lr.setValue(1.0)
+    window.controls.adapt.steps.setValue(50)
+    assert window.playground.curves["maml"].diverged
+    assert "diverged" in window.playground.plot.summary.toPlainText()
+    window.controls.adapt.lr.setValue(0.01)
+    window.playground.set_points([[-4.0, 2.0], [4.0, -2.0]])
+    assert not window.playground.curves["maml"].diverged
+    assert "diverged" not in window.playground.plot.summary.toPlainText()
