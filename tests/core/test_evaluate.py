@@ -1,0 +1,31 @@
+import torch
+
+from mamlviz.core.config import ModelConfig, TaskConfig
+from mamlviz.core.evaluate import adapt, eval_tasks, evaluate, summarize
+from mamlviz.core.model import init_params
+from mamlviz.core.tasks import default_generator, query_grid
+
+
+def test_summarize_counts_diverged_tasks_instead_of_nan():
+    mse = torch.tensor([[1.0, 2.0, 3.0], [0.5, float("nan"), 1.0]])
+    curve = summarize(5, mse)
+    assert curve.diverged == 1 and curve.n_tasks == 3
+    assert curve.mean == [2.0, 0.75]
+
+
+def test_evaluate_protocol_shapes_and_seeds():
+    theta = init_params(ModelConfig(), default_generator(0))
+    a = evaluate(theta, TaskConfig(), shots=5, steps=3, n_tasks=50, seed=9)
+    b = evaluate(theta, TaskConfig(), shots=5, steps=3, n_tasks=50, seed=9)
+    assert len(a.mean) == 4 and a == b
+    tasks = eval_tasks(TaskConfig(), 5, 50, seed=9)
+    assert tasks.query_x.shape == (50, 100, 1)
+
+
+def test_adapt_returns_every_step():
+    theta = init_params(ModelConfig(), default_generator(0))
+    x = torch.tensor([[-1.0], [0.0], [2.0]])
+    result = adapt(theta, x, torch.sin(x), query_grid(TaskConfig(), 50), lr=0.01, steps=4)
+    assert result.predictions.shape == (5, 50)
+    assert len(result.params) == 5
+    assert result.support_loss[-1] < result.support_loss[0]

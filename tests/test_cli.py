@@ -1,0 +1,63 @@
+"""The command line as a user runs it: exit codes, files written, one-sentence errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mamlviz.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "mamlviz", *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "x.safetensors"
+    assert main(["train", "--iters", "30", "--meta-batch", "5", "--hidden", "16,16", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_eval_info(trained, capsys):
+    assert main(["eval", str(trained), "--shots", "5", "--steps", "3", "--tasks", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (row,) = report["results"]
+    assert row["shots"] == 5 and len(row["mean"]) == 4 and row["n_tasks"] == 20
+    assert main(["eval", str(trained), str(trained), "--tasks", "20", "--steps", "2"]) == 0
+    table = capsys.readouterr().out
+    assert table.count("x.safetensors") == 4 and "step 2" in table
+    assert main(["info", str(trained)]) == 0
+    assert "MLP 1-16-16-1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--inner-lr", "-1", "--out", "x.safetensors"],
+        ["train", "--iters", "0", "--out", "x.safetensors"],
+        ["train", "--shots", "0", "--out", "x.safetensors"],
+        ["train", "--hidden", "40,abc", "--out", "x.safetensors"],
+        ["train", "--algo", "magic", "--out", "x.safetensors"],
+        ["train", "--device", "cuda", "--iters", "2", "--out", "x.safetensors"],
+        ["train", "--iters", "2", "--out", "missing/dir/x.safetensors"],
+        ["eval", "missing.safetensors"],
+        ["info", "README.md"],
+    ],
+)
+def test_user_mistakes_exit_nonzero_with_one_clear_line(args, tmp_path):
+    result = run_cli(*args, cwd=tmp_path)
+    if "cuda" in args and "--device" in args:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("CUDA is available here")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "error:" in result.stderr.strip().splitlines()[-1]
