@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
+    train.add_argument("--val-tasks", type=_positive_int, default=defaults.val_tasks, help="validation tasks")
     train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
 
     evaluate = sub.add_parser("eval", help="MSE vs adaptation steps of one or more initializations")
@@ -143,6 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         meta_batch=args.meta_batch or domain["meta_batch"],
         seed=args.seed,
         val_every=args.val_every,
+        val_tasks=args.val_tasks,
         task=TaskConfig(shots=shots, queries=shots) if args.domain == "sinusoid" else TaskConfig(),
         model=ModelConfig(hidden=args.hidden),
         domain=args.domain,
