@@ -21,7 +21,7 @@ class ProgressBar:
         self.start = time.perf_counter()
         self.last_draw = 0.0
         self.last_decile = -1
-        self.interactive = stream.isatty()
+        self.interactive = self.stream.isatty()
 
     def update(self, done: int, suffix: str = "") -> None:
         now = time.perf_counter()
