@@ -89,12 +89,9 @@ def conv_forward(params: Params, x: Tensor) -> Tensor:
     for i in range(BLOCKS):
         weight = params[f"{3 * i}.weight"]
         h = F.conv2d(h, weight.flatten(0, 1), params[f"{3 * i}.bias"].flatten(), stride=2, padding=1, groups=tasks)
-        h = h.view(batch, tasks, weight.shape[1], *h.shape[2:])
-        mean = h.mean(dim=(0, 3, 4), keepdim=True)
-        var = (h - mean).pow(2).mean(dim=(0, 3, 4), keepdim=True)
-        scale = params[f"{3 * i + 1}.weight"][None, :, :, None, None] * torch.rsqrt(var + BN_EPS)
-        h = torch.relu((h - mean) * scale + params[f"{3 * i + 1}.bias"][None, :, :, None, None])
-        h = h.flatten(1, 2)
+        # channels are (task, filter) pairs, so per-channel batch statistics are per-task statistics
+        gamma, beta = params[f"{3 * i + 1}.weight"].flatten(), params[f"{3 * i + 1}.bias"].flatten()
+        h = torch.relu(F.batch_norm(h, None, None, gamma, beta, training=True, eps=BN_EPS))
     features = h.view(batch, tasks, -1).transpose(0, 1)
     head_w, head_b = params[f"{HEAD}.weight"], params[f"{HEAD}.bias"]
     return torch.baddbmm(head_b.unsqueeze(1), features, head_w.transpose(1, 2))
