@@ -262,10 +262,14 @@ def box_matrix(source: int, target: int) -> np.ndarray:
     return np.clip(overlap, 0, None) / scale
 
 
+def downsample(ink: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Ink images (..., H, W) in [0, 1] → (..., size, size) float32 by area averaging."""
+    rows = box_matrix(ink.shape[-2], size).astype(np.float32)
+    cols = box_matrix(ink.shape[-1], size).astype(np.float32)
+    return np.matmul(np.matmul(rows, ink.astype(np.float32)), cols.T)
+
+
 def resize_ink(raw: np.ndarray, size: int) -> np.ndarray:
     """One-bit drawings (N, H, W) with 1 = paper → (N, size, size) uint8 ink (255 = stroke)."""
-    ink = 1.0 - raw.astype(np.float32)
-    rows = box_matrix(raw.shape[1], size).astype(np.float32)
-    cols = box_matrix(raw.shape[2], size).astype(np.float32)
-    small = np.matmul(np.matmul(rows, ink), cols.T)
+    small = downsample(1.0 - raw.astype(np.float32), size)
     return np.clip(np.rint(small * 255), 0, 255).astype(np.uint8)
