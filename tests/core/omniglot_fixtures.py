@@ -13,11 +13,33 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "omnig
 """The real archives (../shared/data/omniglot/ from the project root), read but never written."""
 
 
-def png_bytes(pixels: np.ndarray, depth: int = 1) -> bytes:
-    """Encode a (H, W) array (0/1 for depth 1, 0..255 for depth 8) as a grayscale PNG with filter 0."""
+def paeth(left: int, up: int, upper_left: int) -> int:
+    p = left + up - upper_left
+    pa, pb, pc = abs(p - left), abs(p - up), abs(p - upper_left)
+    return left if pa <= pb and pa <= pc else up if pb <= pc else upper_left
+
+
+def filter_row(kind: int, row: np.ndarray, previous: np.ndarray) -> bytes:
+    """PNG-filter one scanline of bytes (one byte per pixel step) with filter `kind` 0..4."""
+    out = []
+    for c, value in enumerate(row.astype(int)):
+        left, up = (int(row[c - 1]) if c else 0), int(previous[c])
+        upper_left = int(previous[c - 1]) if c else 0
+        predictor = [0, left, up, (left + up) // 2, paeth(left, up, upper_left)][kind]
+        out.append((value - predictor) % 256)
+    return bytes([kind, *out])
+
+
+def png_bytes(pixels: np.ndarray, depth: int = 1, filters: tuple[int, ...] = (0,)) -> bytes:
+    """Encode a (H, W) array (0/1 for depth 1, 0..255 for depth 8) as a grayscale PNG; row r uses
+    filter type filters[r % len(filters)]."""
     height, width = pixels.shape
     rows = np.packbits(pixels.astype(np.uint8), axis=1) if depth == 1 else pixels.astype(np.uint8)
-    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    if filters == (0,):
+        raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    else:
+        previous = [np.zeros_like(rows[0]), *rows[:-1]]
+        raw = b"".join(filter_row(filters[r % len(filters)], rows[r], previous[r]) for r in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

@@ -52,6 +52,14 @@ def test_decode_png_one_and_eight_bit():
     np.testing.assert_array_equal(decode_png(png_bytes(pixels * 200, 8)), pixels * 200)
 
 
+@pytest.mark.parametrize("depth", [1, 8])
+def test_decode_png_undoes_every_scanline_filter(depth):
+    rng = np.random.default_rng(depth)
+    pixels = rng.integers(0, 2 if depth == 1 else 256, (105, 105))
+    data = png_bytes(pixels, depth, filters=(0, 1, 2, 3, 4))
+    np.testing.assert_array_equal(decode_png(data), pixels)
+
+
 def test_box_resampling_keeps_the_mean():
     matrix = box_matrix(105, 28)
     np.testing.assert_allclose(matrix.sum(1), 1.0)
