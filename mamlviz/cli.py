@@ -173,6 +173,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"\ninterrupted after {trainer.iteration} iterations; saving what was trained.", file=sys.stderr)
         status = 130
     elapsed = bar.close()
+    if trainer.iteration == 0:
+        print("nothing was trained, so nothing was saved.", file=sys.stderr)
+        return status or 1
     params = trainer.snapshot()[cfg.algo]
     metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
     if cfg.domain == "omniglot":
@@ -187,10 +190,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=cfg.inner_lr, seed=1234)
         metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
     save_initialization(args.out, Initialization(params, cfg, cfg.algo, trainer.iteration, metrics))
-    k5 = metrics["eval_K5"]["mse"]  # type: ignore[index]
+    k5 = metrics["eval_K5"]
     print(
-        f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; "
-        f"K=5 MSE after 0/1/10 steps: {k5[0]:.3f} / {k5[1]:.3f} / {k5[10]:.3f}",
+        f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; K=5 MSE after 0/1/10 steps: "
+        + " / ".join(f"{k5['mse'][s]:.3f}" for s in (0, 1, 10))  # type: ignore[index]
+        + (f" ({k5['diverged']} of 600 test tasks diverged)" if k5["diverged"] else ""),  # type: ignore[index]
         file=sys.stderr,
     )
     return status

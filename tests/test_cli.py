@@ -61,3 +61,11 @@ def test_user_mistakes_exit_nonzero_with_one_clear_line(args, tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "error:" in result.stderr.strip().splitlines()[-1]
+
+
+def test_diverging_training_reports_the_iteration_and_writes_nothing_unfinished(tmp_path, capsys):
+    out = tmp_path / "d.safetensors"
+    args = ["train", "--iters", "50", "--inner-lr", "50", "--meta-lr", "10", "--inner-steps", "5", "--out", str(out)]
+    assert main(args) == 1
+    assert "non-finite at iteration 1" in capsys.readouterr().err
+    assert not out.exists()

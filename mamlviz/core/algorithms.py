@@ -9,7 +9,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mamlviz.core.model import Params, expand_to_tasks, forward, mse_loss_and_grad, mse_per_task
+from mamlviz.core.model import (
+    Params,
+    expand_to_tasks,
+    forward,
+    mse_backprop,
+    mse_hessian_vector_product,
+    mse_loss_and_grad,
+    mse_per_task,
+)
 from mamlviz.core.tasks import TaskBatch
 
 
@@ -46,6 +54,41 @@ def maml_loss(
     with torch.no_grad():
         pre = mse_per_task(forward(shared, batch.query_x), batch.query_y).mean()
     return post, pre
+
+
+def maml_meta_gradient(
+    theta: Params, batch: TaskBatch, inner_lr: float, inner_steps: int, *, first_order: bool = False
+) -> tuple[Params, Tensor, Tensor]:
+    """The MAML meta-gradient of `maml_loss` computed without autograd (the fast path).
+
+    Reverse mode through the inner SGD steps by hand: the query gradient at the adapted
+    parameters is pulled back through each step φ ↦ φ − α∇L(φ) as u ↦ u − α·H·u, with
+    exact Hessian-vector products (`mse_hessian_vector_product`); first order skips that.
+    Returns (meta-gradient, query loss after adaptation, query loss before it).
+    """
+    with torch.no_grad():
+        n_tasks = batch.support_x.shape[0]
+        params = expand_to_tasks(theta, n_tasks)
+        pre = mse_per_task(forward(params, batch.query_x), batch.query_y).mean()
+        visited = []
+        for _ in range(inner_steps):
+            _, grads, cache = mse_backprop(params, batch.support_x, batch.support_y)
+            visited.append((params, cache))
+            params = _axpy(params, grads, -inner_lr)
+        post, cotangent, _ = mse_backprop(params, batch.query_x, batch.query_y)
+        if not first_order:
+            for params, cache in reversed(visited):
+                product = mse_hessian_vector_product(params, cache, cotangent)
+                cotangent = _axpy(cotangent, product, -inner_lr)
+        meta_gradient = dict(
+            zip(cotangent, torch._foreach_div([v.sum(0) for v in cotangent.values()], n_tasks), strict=True)
+        )
+        return meta_gradient, post.mean(), pre
+
+
+def _axpy(x: Params, y: Params, alpha: float) -> Params:
+    """x + alpha·y for every tensor, in one fused call."""
+    return dict(zip(x, torch._foreach_add(list(x.values()), [y[k] for k in x], alpha=alpha), strict=True))
 
 
 def pretrained_loss(theta: Params, batch: TaskBatch) -> Tensor:

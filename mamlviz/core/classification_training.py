@@ -18,10 +18,11 @@ from mamlviz.core.classification import (
 )
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.convnet import HEAD, init_conv_params
+from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import Params
 from mamlviz.core.omniglot import load_split
 from mamlviz.core.tasks import default_generator
-from mamlviz.core.train import Learner, Objective
+from mamlviz.core.train import Gradient, Learner, autograd_gradient
 
 VALIDATION_STEPS = (0, 1, 3)
 
@@ -59,21 +60,23 @@ class ClassificationDomain:
             result["pretrained"] = {**start, **{k: v for k, v in head.items() if k.startswith(f"{HEAD}.")}}
         return result
 
-    def objective(self, algo: str) -> Objective:
+    def gradient(self, algo: str) -> Gradient:
         if algo == "pretrained":
 
             def pretrained(theta: Params, batch: ClassificationBatch) -> tuple[Tensor, dict[str, Tensor]]:
                 loss = pretrained_ce_loss(theta, batch)
                 return loss, {"pretrained": loss.detach()}
 
-            return pretrained
+            return autograd_gradient(pretrained)
+        if algo not in ("maml", "fomaml"):
+            raise ConfigError(f"{algo} is not available for Omniglot classification; use maml, fomaml or pretrained.")
         cfg, first_order = self.cfg, algo == "fomaml"
 
         def objective(theta: Params, batch: ClassificationBatch) -> tuple[Tensor, dict[str, Tensor]]:
             post, pre = maml_ce_loss(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
             return post, {f"{algo}/pre": pre, f"{algo}/post": post.detach()}
 
-        return objective
+        return autograd_gradient(objective)
 
     def sample(self, n_tasks: int, generator: torch.Generator) -> ClassificationBatch:
         c = self.cfg.classification

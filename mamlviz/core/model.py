@@ -8,6 +8,7 @@ weights (T, out, in) and biases (T, out) with inputs (T, N, in).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -49,20 +50,24 @@ def expand_to_tasks(params: Params, n_tasks: int) -> Params:
     return {k: v.expand(n_tasks, *v.shape) for k, v in params.items()}
 
 
+def layers(params: Params) -> list[tuple[Tensor, Tensor]]:
+    """(weight, bias) of each linear layer, ordered by their index in the Sequential."""
+    names = sorted((n[: -len(".weight")] for n in params if n.endswith(".weight")), key=int)
+    return [(params[f"{n}.weight"], params[f"{n}.bias"]) for n in names]
+
+
 def forward_with_activations(params: Params, x: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    """Batched forward. Returns the output, each layer's input and each hidden pre-activation."""
-    names = [name for name in params if name.endswith(".weight")]
-    inputs, pre_activations = [], []
+    """Batched forward. Returns the output, each layer's input and each hidden layer's ReLU mask."""
+    inputs, masks = [], []
     h = x
-    for i, w_name in enumerate(names):
+    stack = layers(params)
+    for i, (weight, bias) in enumerate(stack):
         inputs.append(h)
-        z = torch.baddbmm(params[w_name.replace("weight", "bias")].unsqueeze(1), h, params[w_name].transpose(1, 2))
-        if i < len(names) - 1:
-            pre_activations.append(z)
-            h = torch.relu(z)
-        else:
-            h = z
-    return h, inputs, pre_activations
+        h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+        if i < len(stack) - 1:
+            masks.append((h > 0).to(h.dtype))
+            h = torch.relu(h)
+    return h, inputs, masks
 
 
 def forward(params: Params, x: Tensor) -> Tensor:
@@ -75,22 +80,75 @@ def mse_per_task(prediction: Tensor, target: Tensor) -> Tensor:
     return (prediction - target).pow(2).flatten(1).mean(1)
 
 
-def mse_loss_and_grad(params: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Params]:
-    """Per-task MSE and its gradient, by hand-written backprop (exact: ReLU'' = 0).
+@dataclass(frozen=True)
+class Backprop:
+    """What a hand-written backward pass keeps for a later Hessian-vector product."""
+
+    inputs: list[Tensor]
+    masks: list[Tensor]
+    deltas: list[Tensor]
+    scale: float
+
+
+def mse_backprop(params: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Params, Backprop]:
+    """Per-task MSE, its gradient by hand-written backprop (exact: ReLU'' = 0), and the cache.
 
     Built from differentiable ops, so autograd can differentiate *through* it for the
     second-order meta-gradient without a double backward.
     """
-    out, inputs, pre_activations = forward_with_activations(params, x)
+    out, inputs, masks = forward_with_activations(params, x)
     residual = out - y
     loss = residual.pow(2).flatten(1).mean(1)
-    d_out = residual * (2.0 / (residual.shape[1] * residual.shape[2]))
-    names = [name for name in params if name.endswith(".weight")]
-    grads: Params = {}
-    for i in range(len(names) - 1, -1, -1):
-        w_name = names[i]
-        grads[w_name] = torch.bmm(d_out.transpose(1, 2), inputs[i])
-        grads[w_name.replace("weight", "bias")] = d_out.sum(1)
+    scale = 2.0 / (residual.shape[1] * residual.shape[2])
+    delta = residual * scale
+    stack = layers(params)
+    grads: list[Tensor] = []
+    deltas: list[Tensor] = []
+    for i in range(len(stack) - 1, -1, -1):
+        deltas.append(delta)
+        grads += [delta.sum(1), torch.bmm(delta.transpose(1, 2), inputs[i])]
         if i > 0:
-            d_out = torch.bmm(d_out, params[w_name]) * (pre_activations[i - 1] > 0)
-    return loss, {name: grads[name] for name in params}
+            delta = torch.bmm(delta, stack[i][0]) * masks[i - 1]
+    return loss, _named(params, grads[::-1]), Backprop(inputs, masks, deltas[::-1], scale)
+
+
+def mse_loss_and_grad(params: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Params]:
+    """Per-task MSE and its exact gradient (see `mse_backprop`)."""
+    loss, grads, _ = mse_backprop(params, x, y)
+    return loss, grads
+
+
+def mse_hessian_vector_product(params: Params, cache: Backprop, vector: Params) -> Params:
+    """H·v of each task's MSE at `params`, by Pearlmutter's R-operator (no autograd).
+
+    Forward pass of the directional derivatives of the pre-activations, then the backward
+    pass of the directional derivatives of the deltas; masks are constant (ReLU'' = 0).
+    """
+    stack, directions = layers(params), layers(vector)
+    r_inputs: list[Tensor | None] = [None]
+    for i, ((weight, _), (v_weight, v_bias)) in enumerate(zip(stack, directions, strict=True)):
+        r_z = torch.baddbmm(v_bias.unsqueeze(1), cache.inputs[i], v_weight.transpose(1, 2))
+        if r_inputs[i] is not None:
+            r_z = torch.baddbmm(r_z, r_inputs[i], weight.transpose(1, 2))
+        if i < len(stack) - 1:
+            r_inputs.append(r_z * cache.masks[i])
+    r_delta = r_z * cache.scale
+    products: list[Tensor] = []
+    for i in range(len(stack) - 1, -1, -1):
+        r_weight = torch.bmm(r_delta.transpose(1, 2), cache.inputs[i])
+        if r_inputs[i] is not None:
+            r_weight = torch.baddbmm(r_weight, cache.deltas[i].transpose(1, 2), r_inputs[i])
+        products += [r_delta.sum(1), r_weight]
+        if i > 0:
+            r_delta = torch.baddbmm(torch.bmm(cache.deltas[i], directions[i][0]), r_delta, stack[i][0])
+            r_delta = r_delta * cache.masks[i - 1]
+    return _named(params, products[::-1])
+
+
+def _named(params: Params, tensors: list[Tensor]) -> Params:
+    """Name per-layer [weight, bias, weight, bias, ...] tensors like `params`."""
+    names = sorted((n[: -len(".weight")] for n in params if n.endswith(".weight")), key=int)
+    named = {}
+    for i, n in enumerate(names):
+        named[f"{n}.weight"], named[f"{n}.bias"] = tensors[2 * i], tensors[2 * i + 1]
+    return {k: named[k] for k in params}

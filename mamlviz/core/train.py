@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from mamlviz.core.algorithms import maml_loss, pretrained_loss
+from mamlviz.core.algorithms import maml_loss, maml_meta_gradient, pretrained_loss
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.errors import TrainingDiverged
 from mamlviz.core.evaluate import eval_tasks, mse_after_steps, summarize
@@ -54,6 +54,33 @@ def objective_for(algo: str, cfg: TrainConfig) -> Objective:
     return objective
 
 
+Gradient = Callable[[Params, TaskBatch], tuple[Params, Tensor, dict[str, Tensor]]]
+
+
+def gradient_for(algo: str, cfg: TrainConfig) -> Gradient:
+    """Meta-gradient, loss and metrics for an algorithm: by hand for plain (FO-)MAML, else autograd."""
+    if algo in ("maml", "fomaml"):
+        first_order = algo == "fomaml"
+
+        def fast(theta: Params, batch: TaskBatch) -> tuple[Params, Tensor, dict[str, Tensor]]:
+            grads, post, pre = maml_meta_gradient(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
+            return grads, post, {f"{algo}/pre": pre, f"{algo}/post": post}
+
+        return fast
+    return autograd_gradient(objective_for(algo, cfg))
+
+
+def autograd_gradient(objective: Objective) -> Gradient:
+    """The gradient of an objective by autograd."""
+
+    def by_autograd(theta: Params, batch: TaskBatch) -> tuple[Params, Tensor, dict[str, Tensor]]:
+        loss, metrics = objective(theta, batch)
+        grads = torch.autograd.grad(loss, list(theta.values()))
+        return dict(zip(theta, grads, strict=True)), loss.detach(), metrics
+
+    return by_autograd
+
+
 def _single(loss: Tensor, name: str) -> tuple[Tensor, dict[str, Tensor]]:
     return loss, {name: loss.detach()}
 
@@ -62,25 +89,25 @@ class Learner:
     """One initialization optimised with Adam on its algorithm's objective."""
 
     def __init__(
-        self, algo: str, cfg: TrainConfig, theta: Params, device: torch.device, objective: Objective | None = None
+        self, algo: str, cfg: TrainConfig, theta: Params, device: torch.device, gradient: Gradient | None = None
     ) -> None:
         self.algo = algo
         self.theta = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in theta.items()}
-        self.objective = objective or objective_for(algo, cfg)
+        self.gradient = gradient or gradient_for(algo, cfg)
         self.optimizer = torch.optim.Adam(self.theta.values(), lr=cfg.meta_lr, fused=device.type in ("cpu", "cuda"))
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = self.objective(self.theta, batch)
-        loss.backward()
-        grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.theta.values()]))
-        if not bool(torch.isfinite(loss.detach() + grad_norm)):
+        grads, loss, metrics = self.gradient(self.theta, batch)
+        grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))
+        if not bool(torch.isfinite(loss + grad_norm)):
             raise TrainingDiverged(
                 iteration,
                 f"{self.algo} training loss became non-finite at iteration {iteration}; "
                 "the last finite parameters are kept. Try a smaller inner or meta learning rate.",
             )
+        for name, param in self.theta.items():
+            param.grad = grads[name]
         self.optimizer.step()
         return metrics
 
@@ -100,7 +127,7 @@ class Domain(Protocol):
 
     def initial_params(self, names: Sequence[str], generator: torch.Generator) -> dict[str, Params]: ...
 
-    def objective(self, algo: str) -> Objective: ...
+    def gradient(self, algo: str) -> Gradient: ...
 
     def sample(self, n_tasks: int, generator: torch.Generator) -> Any: ...
 
@@ -120,8 +147,8 @@ class SinusoidDomain:
         start = init_params(self.cfg.model, generator)
         return dict.fromkeys(names, start)
 
-    def objective(self, algo: str) -> Objective:
-        return objective_for(algo, self.cfg)
+    def gradient(self, algo: str) -> Gradient:
+        return gradient_for(algo, self.cfg)
 
     def sample(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
         return sample_tasks(self.cfg.task, n_tasks, generator)
@@ -162,7 +189,7 @@ class Trainer:
         names = learner_names(cfg, with_baseline)
         start = self.domain.initial_params(names, self.generator)
         self.learners = [
-            Learner(name, cfg, (init or {}).get(name, start[name]), self.device, self.domain.objective(name))
+            Learner(name, cfg, (init or {}).get(name, start[name]), self.device, self.domain.gradient(name))
             for name in names
         ]
         self.iteration = 0

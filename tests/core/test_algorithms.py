@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from mamlviz.core.algorithms import maml_loss, pretrained_loss, sgd_steps
+from mamlviz.core.algorithms import maml_loss, maml_meta_gradient, pretrained_loss, sgd_steps
 from mamlviz.core.config import ModelConfig, TaskConfig
 from mamlviz.core.model import expand_to_tasks, forward, init_params, make_mlp, mse_loss_and_grad
 from mamlviz.core.tasks import default_generator, sample_tasks
@@ -53,14 +53,27 @@ def test_hand_written_gradient_matches_autograd(setup):
         torch.testing.assert_close(got, want, atol=1e-12, rtol=0, msg=name)
 
 
+def fast_meta_gradient(theta, batch, lr, steps, first_order):
+    return maml_meta_gradient(theta, batch, lr, steps, first_order=first_order)[0]
+
+
+@pytest.mark.parametrize("implementation", [batched_meta_gradient, fast_meta_gradient])
 @pytest.mark.parametrize("steps", [1, 3])
 @pytest.mark.parametrize("first_order", [False, True])
-def test_meta_gradient_matches_per_task_loop(setup, steps, first_order):
+def test_meta_gradient_matches_per_task_loop(setup, implementation, steps, first_order):
     theta, batch = setup
-    got = batched_meta_gradient(theta, batch, 0.05, steps, first_order)
+    got = implementation(theta, batch, 0.05, steps, first_order)
     want = reference_meta_gradient(theta, batch, 0.05, steps, first_order)
     for name in theta:
         assert (got[name] - want[name]).abs().max().item() < 1e-8, name
+
+
+def test_fast_path_reports_the_same_losses(setup):
+    theta, batch = setup
+    _, post, pre = maml_meta_gradient(theta, batch, 0.05, 2)
+    want_post, want_pre = maml_loss(theta, batch, 0.05, 2)
+    torch.testing.assert_close(post, want_post)
+    torch.testing.assert_close(pre, want_pre)
 
 
 def test_second_order_term_is_present(setup):
