@@ -244,7 +244,7 @@ def eval_classification(args: argparse.Namespace, inits: list) -> int:
     results, pools = [], {}
     for path, init in zip(args.files, inits, strict=True):
         c = init.config.classification
-        data = str(args.data) if args.data else c.data
+        data = str(args.data) if args.data else (c.data if c.data and Path(c.data).is_dir() else "")
         key = (data, c.rotations)
         if key not in pools:
             pools[key] = ImagePool.from_split(load_split("evaluation", data or None), c.rotations)
