@@ -189,7 +189,8 @@ def adapt_and_predict(
     """One user task: class probabilities of each query after 0..steps updates, (steps + 1, Q, ways).
 
     `support` (S, 28, 28) and `queries` (Q, 28, 28) hold ink in [0, 1]; `labels` (S,) are 0..ways−1
-    and every class needs at least one drawing.
+    and every class needs at least one drawing. Queries are classified in one batch with the support
+    drawings, so batch norm never normalises a lone drawn query by its own statistics.
     """
     support = check_drawings(support, "support drawings")
     queries = check_drawings(queries, "query drawings")
@@ -205,5 +206,6 @@ def adapt_and_predict(
     with torch.no_grad():
         start = expand_to_tasks(for_ways({k: v.detach() for k, v in theta.items()}, ways), 1)
         trajectory = ce_sgd_steps(start, x, torch.from_numpy(labels)[None], lr, steps, track=False)
-        probs = torch.stack([torch.softmax(conv_forward(p, q)[0], -1) for p in trajectory])
+        both = torch.cat([x, q], 1)  # batch statistics of support ∪ queries: sound even for a single query
+        probs = torch.stack([torch.softmax(conv_forward(p, both)[0, len(support) :], -1) for p in trajectory])
     return probs.double().numpy()
