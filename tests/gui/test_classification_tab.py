@@ -97,6 +97,7 @@ def test_keep_adds_examples_and_empty_canvas_is_one_sentence(tab, qtbot):
     tab._keep(0)
     assert tab.class_canvases[0].is_empty()
     assert tab.kept_labels[0].text() == "1 kept"
+    assert tab.kept_rows[0].count() == 1, "the kept drawing is shown as a thumbnail"
     qtbot.mouseClick(tab.class_canvases[0], Qt.MouseButton.RightButton)
     stroke(qtbot, tab.query_canvas, SHAPES[2])
     assert tab.status.text().endswith("Missing: class 2.")

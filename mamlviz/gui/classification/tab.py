@@ -45,6 +45,7 @@ class ClassificationTab(QWidget):
         self.class_canvases: list[DrawingCanvas] = []
         self.kept: list[list[np.ndarray]] = []
         self.kept_labels: list[QLabel] = []
+        self.kept_rows: list[QHBoxLayout] = []
 
         self.sampled_button = QRadioButton("Sampled task")
         self.draw_button = QRadioButton("Draw your own")
@@ -208,7 +209,7 @@ class ClassificationTab(QWidget):
 
     def _build_drawing_classes(self, ways: int, names: list[str]) -> None:
         _clear_layout(self.classes_row)
-        self.class_canvases, self.kept_labels = [], []
+        self.class_canvases, self.kept_labels, self.kept_rows = [], [], []
         for c in range(ways):
             box = QGroupBox(f"class {c + 1}")
             column = QVBoxLayout(box)
@@ -218,12 +219,16 @@ class ClassificationTab(QWidget):
             keep.setToolTip("Keep this drawing as an example and draw another one")
             keep.clicked.connect(lambda _=False, c=c: self._keep(c))
             kept = QLabel()
+            thumbnails = QHBoxLayout()
             column.addWidget(canvas)
             column.addWidget(keep)
             column.addWidget(kept)
+            column.addLayout(thumbnails)
+            column.addStretch()
             self.classes_row.addWidget(box)
             self.class_canvases.append(canvas)
             self.kept_labels.append(kept)
+            self.kept_rows.append(thumbnails)
         self.classes_row.addStretch()
         self.drawn_result.deleteLater()
         self.drawn_result = QueryResult(names, None)
@@ -242,8 +247,11 @@ class ClassificationTab(QWidget):
         self.classify_drawings()
 
     def _update_kept_labels(self) -> None:
-        for label, kept in zip(self.kept_labels, self.kept, strict=True):
+        for label, row, kept in zip(self.kept_labels, self.kept_rows, self.kept, strict=True):
             label.setText(f"{len(kept)} kept")
+            _clear_layout(row)
+            for ink in kept[-3:]:
+                row.addWidget(Thumbnail(ink, 1))
 
     def _mode_toggled(self, mode: int, checked: bool) -> None:
         if checked:
