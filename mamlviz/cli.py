@@ -26,6 +26,8 @@ DOMAIN_DEFAULTS = {
     "omniglot": {"iters": 60_000, "inner_lr": 0.4, "meta_batch": 32, "shots": 1, "eval_steps": 5},
 }
 """The paper's settings per domain (Omniglot 5-way: 1 inner step, α = 0.4, meta-batch 32, 60k iterations)."""
+OMNIGLOT_20_WAY = {"inner_lr": 0.1, "meta_batch": 16, "inner_steps": 5}
+"""The paper's 20-way Omniglot settings, used from 20 ways up where not given."""
 
 
 def _positive_int(text: str) -> int:
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--domain", choices=DOMAINS, default="sinusoid", help="task family (default: %(default)s)")
     train.add_argument("--algo", choices=ALGORITHMS, default=defaults.algo, help="algorithm (default: %(default)s)")
     train.add_argument("--iters", type=_positive_int, help=f"meta-iterations {per_domain('iters')}")
-    train.add_argument("--inner-steps", type=_positive_int, default=defaults.inner_steps, help="inner SGD steps S")
+    train.add_argument("--inner-steps", type=_positive_int, help="inner SGD steps S (default 1; 20-way omniglot 5)")
     train.add_argument("--inner-lr", type=_positive_float, help=f"inner learning rate α {per_domain('inner_lr')}")
     train.add_argument("--meta-lr", type=_positive_float, default=defaults.meta_lr, help="Adam meta learning rate β")
     train.add_argument("--meta-batch", type=_positive_int, help=f"tasks per meta-batch {per_domain('meta_batch')}")
@@ -133,12 +135,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mamlviz.core.train import Trainer
     from mamlviz.progress import ProgressBar
 
-    domain = DOMAIN_DEFAULTS[args.domain]
+    domain = {"inner_steps": TrainConfig().inner_steps, **DOMAIN_DEFAULTS[args.domain]}
+    if args.domain == "omniglot" and args.ways >= 20:
+        domain.update(OMNIGLOT_20_WAY)
     shots = args.shots or domain["shots"]
     cfg = TrainConfig(
         algo=args.algo,
         iterations=args.iters or domain["iters"],
-        inner_steps=args.inner_steps,
+        inner_steps=args.inner_steps or domain["inner_steps"],
         inner_lr=args.inner_lr or domain["inner_lr"],
         meta_lr=args.meta_lr,
         meta_batch=args.meta_batch or domain["meta_batch"],

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mamlviz.cli import main
+from mamlviz.core.checkpoint import load_initialization
 from tests.core.omniglot_fixtures import make_omniglot
 
 
@@ -30,6 +31,15 @@ def test_train_eval_info_omniglot(tmp_path, capsys):
     assert "3w1s" in table
     assert main(["info", str(out)]) == 0
     assert "conv 4×64" in capsys.readouterr().out
+
+
+def test_twenty_ways_take_the_papers_twenty_way_settings(tmp_path):
+    data = make_omniglot(tmp_path / "omniglot", characters=3)
+    out = tmp_path / "o20.safetensors"
+    args = ["train", "--domain", "omniglot", "--ways", "20", "--iters", "1", "--meta-batch", "1", "--val-tasks", "1"]
+    assert main([*args, "--data", str(data), "--out", str(out)]) == 0
+    config = load_initialization(out).config
+    assert (config.inner_lr, config.inner_steps, config.classification.ways) == (0.1, 5, 20)
 
 
 def test_wrong_data_path_is_one_sentence(tmp_path, capsys):
