@@ -12,6 +12,7 @@ from pathlib import Path
 from mamlviz.core.config import (
     ALGORITHMS,
     DOMAINS,
+    ORACLE_INPUTS,
     ClassificationConfig,
     ModelConfig,
     TaskConfig,
@@ -89,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: download them)")
     train.add_argument("--hidden", type=_hidden, default=defaults.model.hidden, help="hidden sizes, e.g. 40,40")
     train.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
+    train.add_argument("--epsilon", type=_positive_float, default=defaults.epsilon, help="Reptile interpolation rate ε")
+    train.add_argument("--msl", action="store_true", help="MAML++ multi-step loss with annealed step weights")
+    train.add_argument(
+        "--first-order-until", type=int, default=0, metavar="N", help="MAML++: first-order for iterations 1..N"
+    )
+    train.add_argument("--lslr", action="store_true", help="MAML++: learned per-layer, per-step inner learning rates")
+    train.add_argument(
+        "--step-size-lr", type=float, default=0.0, help="Adam lr of learned inner lrs (default: the meta lr)"
+    )
+    train.add_argument("--cosine", action="store_true", help="cosine annealing of the meta learning rate (Reptile: ε)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
     train.add_argument("--val-tasks", type=_positive_int, default=defaults.val_tasks, help="validation tasks")
@@ -100,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--steps", type=_positive_int, help=f"adaptation steps {per_domain('eval_steps')}")
     evaluate.add_argument("--tasks", type=_positive_int, default=600, help="number of test tasks (default 600)")
     evaluate.add_argument(
-        "--inner-lr", type=_positive_float, help="adaptation learning rate α (default: 0.01 / as trained)"
+        "--inner-lr", type=_positive_float, help="adaptation step α (default: 0.01 / as trained; learned ones win)"
     )
     evaluate.add_argument("--ways", type=_positive_int, help="omniglot: classes per task (default: as trained)")
     evaluate.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: as trained)")
@@ -129,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from mamlviz.core.algorithms import inner_loop_for
     from mamlviz.core.checkpoint import Initialization, save_initialization
     from mamlviz.core.device import describe, resolve_device
     from mamlviz.core.evaluate import evaluate
@@ -147,10 +159,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         meta_lr=args.meta_lr,
         meta_batch=args.meta_batch or domain["meta_batch"],
         seed=args.seed,
+        epsilon=args.epsilon,
+        msl=args.msl,
+        first_order_until=args.first_order_until,
+        lslr=args.lslr,
+        step_size_lr=args.step_size_lr,
+        cosine=args.cosine,
         val_every=args.val_every,
         val_tasks=args.val_tasks,
         task=TaskConfig(shots=shots, queries=shots) if args.domain == "sinusoid" else TaskConfig(),
-        model=ModelConfig(hidden=args.hidden),
+        model=ModelConfig(hidden=args.hidden, in_features=ORACLE_INPUTS if args.algo == "oracle" else 1),
         domain=args.domain,
         classification=ClassificationConfig(
             ways=args.ways, shots=shots, queries=args.queries, data=str(args.data.resolve()) if args.data else ""
@@ -164,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, device=device)
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
-    bar = ProgressBar(cfg.iterations, cfg.algo)
+    bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
     status = 0
     try:
         for progress in trainer.iterate():
@@ -180,7 +198,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if trainer.iteration == 0:
         print("nothing was trained, so nothing was saved.", file=sys.stderr)
         return status or 1
-    params = trainer.snapshot()[cfg.algo]
+    learner = trainer.learners[0]
+    params, inner_lrs = learner.snapshot(), learner.learned_lrs()
     metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
     if cfg.domain == "omniglot":
         save_initialization(args.out, Initialization(params, cfg, cfg.algo, trainer.iteration, metrics))
@@ -191,9 +210,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return status
     for shots in (5, 10):
-        curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=cfg.inner_lr, seed=1234)
+        loop = inner_loop_for(cfg, inner_lrs)
+        curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=loop, seed=1234)
         metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
-    save_initialization(args.out, Initialization(params, cfg, cfg.algo, trainer.iteration, metrics))
+    init = Initialization(params, cfg, cfg.algo, trainer.iteration, metrics, inner_lrs)
+    save_initialization(args.out, init)
     k5 = metrics["eval_K5"]
     print(
         f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; K=5 MSE after 0/1/10 steps: "
@@ -210,6 +231,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from mamlviz.core.algorithms import inner_loop_for
     from mamlviz.core.checkpoint import load_initialization
     from mamlviz.core.evaluate import evaluate
 
@@ -223,15 +245,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     lr = args.inner_lr or DOMAIN_DEFAULTS["sinusoid"]["inner_lr"]
     results = []
     for path, init in zip(args.files, inits, strict=True):
+        loop = inner_loop_for(init.config, init.inner_lrs, lr, algo=init.algorithm)
         for shots in args.shots or [5, 10]:
-            curve = evaluate(init.params, init.config.task, shots, steps, args.tasks, lr, args.seed)
+            curve = evaluate(init.params, init.config.task, shots, steps, args.tasks, loop, args.seed)
             results.append({"file": str(path), "algorithm": init.algorithm, **curve.to_dict()})
     if args.json:
         print(json.dumps({"inner_lr": lr, "steps": steps, "results": results}, indent=2))
         return 0
     columns = [s for s in TABLE_STEPS if s < steps] + [steps]
     header = f"{'file':<28} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in columns) + "  diverged"
-    print(f"MSE on {args.tasks} tasks (100-point grid), α = {lr}, mean ± 95% interval")
+    print(f"MSE on {args.tasks} tasks (100-point grid), α = {lr} (or the init's learned step sizes), mean ± 95% CI")
     print(header)
     for row in results:
         cells = " ".join(f"{row['mean'][s]:>7.3f} ± {row['ci95'][s]:<5.3f}" for s in columns)
@@ -286,5 +309,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         print(f"model:       MLP {'-'.join(map(str, init.config.model.sizes))}, ReLU")
     print(f"config:      {json.dumps(init.config.to_dict())}")
+    if init.inner_lrs:
+        shapes = ", ".join(f"{k} {list(v.shape)} mean {float(v.mean()):.4g}" for k, v in init.inner_lrs.items())
+        print(f"inner lrs:   learned, {shapes}")
     print(f"metrics:     {json.dumps(init.metrics)}")
     return 0

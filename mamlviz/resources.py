@@ -10,6 +10,14 @@ _REPOSITORY = Path(__file__).resolve().parent.parent / "resources"
 SHIPPED_MAML = "maml_sinusoid.safetensors"
 SHIPPED_PRETRAINED = "pretrained_sinusoid.safetensors"
 SHIPPED_OMNIGLOT_MAML = "omniglot_5w1s_maml.safetensors"
+SHIPPED_FAMILY = (
+    "reptile_sinusoid.safetensors",
+    "metasgd_sinusoid.safetensors",
+    "anil_sinusoid.safetensors",
+    "mamlpp_sinusoid.safetensors",
+    "oracle_sinusoid.safetensors",
+)
+"""Inits of the other algorithms of the MAML family (see resources/README.md for how each was trained)."""
 
 
 def resource_path(name: str) -> Path:

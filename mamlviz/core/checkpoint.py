@@ -2,7 +2,10 @@
 
 Tensor names are exactly the `state_dict` of the equivalent `torch.nn.Sequential`
 (`make_mlp`), so plain PyTorch loads them with `safetensors.torch.load_file` +
-`load_state_dict`. The string metadata carries everything needed to rebuild and judge the
+`load_state_dict`. Inner learning rates learned by Meta-SGD or MAML++ (LSLR) are stored as extra
+tensors named `inner_lr.<parameter name>` (shape (S, ...) broadcastable to the parameter; inner
+step s uses row min(s, S − 1)): pass `strict=False` to `load_state_dict`, or drop the names that
+start with `inner_lr.`. The string metadata carries everything needed to rebuild and judge the
 model: format version, architecture, algorithm, full training config, iterations, seed and
 evaluation metrics. Writes are atomic (temporary file + rename).
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from mamlviz.core.model import Params, layer_names
 
 FORMAT = "mamlviz-init"
 FORMAT_VERSION = 1
+INNER_LR_PREFIX = "inner_lr."
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,15 @@ class Initialization:
     algorithm: str
     iterations: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
+    inner_lrs: Params | None = None
+    """Learned inner step sizes by parameter name (Meta-SGD, MAML++ LSLR), else None."""
+
+
+def split_inner_lrs(tensors: Params) -> tuple[Params, Params]:
+    """Separate the model's parameters from `inner_lr.*` learned step sizes (prefix removed)."""
+    params = {k: v for k, v in tensors.items() if not k.startswith(INNER_LR_PREFIX)}
+    lrs = {k.removeprefix(INNER_LR_PREFIX): v for k, v in tensors.items() if k.startswith(INNER_LR_PREFIX)}
+    return params, lrs
 
 
 def architecture(model: ModelConfig) -> dict[str, Any]:
@@ -86,21 +99,23 @@ def save_initialization(path: str | Path, init: Initialization) -> None:
         "seed": str(init.config.seed),
         "metrics": json.dumps(init.metrics),
     }
-    tensors = {k: v.detach().cpu().float().contiguous() for k, v in init.params.items()}
+    check_inner_lrs(init.inner_lrs or {}, init.params, str(path))
+    lrs = {INNER_LR_PREFIX + k: v for k, v in (init.inner_lrs or {}).items()}
+    tensors = {k: v.detach().cpu().float().contiguous() for k, v in {**init.params, **lrs}.items()}
     _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same folder, then rename it into place."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CheckpointError(f"cannot write {path}: folder {directory} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    tmp = directory / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        write(tmp)
+        write(str(tmp))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -120,7 +135,7 @@ def load_initialization(path: str | Path) -> Initialization:
     return _from_metadata(path, params, metadata)
 
 
-def _from_metadata(path: Path, params: Params, metadata: dict[str, str]) -> Initialization:
+def _from_metadata(path: Path, tensors: Params, metadata: dict[str, str]) -> Initialization:
     if metadata.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a safetensors file but not a mamlviz initialization (no '{FORMAT}' metadata)."
@@ -136,10 +151,12 @@ def _from_metadata(path: Path, params: Params, metadata: dict[str, str]) -> Init
         algorithm = metadata["algorithm"]
     except (KeyError, ValueError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"{path} has damaged metadata: {exc}.") from None
+    params, lrs = split_inner_lrs(tensors)
     if arch != config_architecture(config, params):
         raise CheckpointError(f"{path}: architecture {arch} does not match its training config.")
     check_config_params(params, config, str(path))
-    return Initialization(params, config, algorithm, iterations, metrics)
+    check_inner_lrs(lrs, params, str(path))
+    return Initialization(params, config, algorithm, iterations, metrics, lrs or None)
 
 
 def _load_state_dict_pt(path: Path) -> Initialization:
@@ -192,3 +209,20 @@ def _check_expected(params: Params, expected: dict[str, tuple[int, ...]], descri
             )
         if not bool(torch.isfinite(params[name]).all()):
             raise CheckpointError(f"{source}: tensor {name} contains NaN or infinite values.")
+
+
+def check_inner_lrs(lrs: Params, params: Params, source: str) -> None:
+    """Learned step sizes: named after parameters, shaped (S, ...) broadcastable to them, finite."""
+    for name, lr in lrs.items():
+        if name not in params:
+            raise CheckpointError(f"{source}: learned step size {INNER_LR_PREFIX}{name} names no parameter.")
+        shape = tuple(params[name].shape)
+        rows = tuple(lr.shape[1:])
+        broadcastable = len(rows) == len(shape) and all(a in (1, b) for a, b in zip(rows, shape, strict=True))
+        if not broadcastable or lr.shape[0] < 1:
+            raise CheckpointError(
+                f"{source}: learned step size {INNER_LR_PREFIX}{name} has shape {tuple(lr.shape)}, "
+                f"expected (steps, ...) broadcastable to {shape}."
+            )
+        if not bool(torch.isfinite(lr).all()):
+            raise CheckpointError(f"{source}: learned step size {INNER_LR_PREFIX}{name} has NaN or infinite values.")

@@ -63,16 +63,22 @@ class ClassificationDomain:
     def gradient(self, algo: str) -> Gradient:
         if algo == "pretrained":
 
-            def pretrained(theta: Params, batch: ClassificationBatch) -> tuple[Tensor, dict[str, Tensor]]:
+            def pretrained(
+                theta: Params, lrs: Params, batch: ClassificationBatch, iteration: int
+            ) -> tuple[Tensor, dict[str, Tensor]]:
                 loss = pretrained_ce_loss(theta, batch)
                 return loss, {"pretrained": loss.detach()}
 
             return autograd_gradient(pretrained)
         if algo not in ("maml", "fomaml"):
             raise ConfigError(f"{algo} is not available for Omniglot classification; use maml, fomaml or pretrained.")
+        if self.cfg.msl or self.cfg.lslr or self.cfg.first_order_until:
+            raise ConfigError("the MAML++ options are not available for Omniglot classification yet.")
         cfg, first_order = self.cfg, algo == "fomaml"
 
-        def objective(theta: Params, batch: ClassificationBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        def objective(
+            theta: Params, lrs: Params, batch: ClassificationBatch, iteration: int
+        ) -> tuple[Tensor, dict[str, Tensor]]:
             post, pre = maml_ce_loss(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
             return post, {f"{algo}/pre": pre, f"{algo}/post": post.detach()}
 

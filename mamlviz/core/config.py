@@ -9,7 +9,11 @@ from typing import Any
 
 from mamlviz.core.errors import ConfigError
 
-ALGORITHMS = ("maml", "fomaml", "pretrained")
+ALGORITHMS = ("maml", "fomaml", "pretrained", "reptile", "metasgd", "anil", "oracle")
+MAMLPP_ALGORITHMS = ("maml", "anil")
+"""Algorithms that accept the MAML++ options (msl, first_order_until, lslr)."""
+ORACLE_INPUTS = 3
+"""The oracle's network sees (x, amplitude, phase)."""
 DOMAINS = ("sinusoid", "omniglot")
 
 
@@ -83,6 +87,18 @@ class TrainConfig:
     meta_lr: float = 0.001
     meta_batch: int = 25
     seed: int = 0
+    epsilon: float = 0.1
+    """Reptile: interpolation rate ε of the outer step θ ← θ + ε·mean(φ − θ)."""
+    msl: bool = False
+    """MAML++ multi-step loss: query losses after every inner step, weights annealed toward the last."""
+    first_order_until: int = 0
+    """MAML++ derivative-order annealing: first-order meta-gradient for iterations 1..N."""
+    lslr: bool = False
+    """MAML++ learned per-layer, per-step inner learning rates."""
+    step_size_lr: float = 0.0
+    """Adam learning rate of learned inner step sizes (Meta-SGD, LSLR); 0: the meta learning rate."""
+    cosine: bool = False
+    """Cosine annealing of the meta learning rate (Reptile: of ε) to zero over the iterations."""
     val_every: int = 1000
     val_tasks: int = 100
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -98,10 +114,25 @@ class TrainConfig:
         for name in ("iterations", "inner_steps", "meta_batch", "val_every", "val_tasks"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}.")
-        for name in ("inner_lr", "meta_lr"):
+        for name in ("inner_lr", "meta_lr", "epsilon"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name.replace('_', ' ')} must be a positive number, got {value}.")
+        if not (math.isfinite(self.step_size_lr) and self.step_size_lr >= 0):
+            raise ConfigError(f"step size lr must be 0 (the meta lr) or a positive number, got {self.step_size_lr}.")
+        if self.epsilon > 1:
+            raise ConfigError(f"the Reptile interpolation rate epsilon must be at most 1, got {self.epsilon}.")
+        if self.first_order_until < 0:
+            raise ConfigError(f"first order until must be 0 or more, got {self.first_order_until}.")
+        maml_pp = [name for name in ("msl", "lslr", "first_order_until") if getattr(self, name)]
+        if maml_pp and self.algo not in MAMLPP_ALGORITHMS:
+            raise ConfigError(
+                f"the MAML++ options ({', '.join(maml_pp)}) need {' or '.join(MAMLPP_ALGORITHMS)}, not {self.algo}."
+            )
+        if self.algo == "oracle" and self.model.in_features != ORACLE_INPUTS:
+            raise ConfigError(
+                f"the oracle takes {ORACLE_INPUTS} inputs (x, amplitude, phase), got {self.model.in_features}."
+            )
         self.task.validate()
         self.model.validate()
         self.classification.validate()

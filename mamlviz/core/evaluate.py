@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from mamlviz.core.algorithms import sgd_steps
+from mamlviz.core.algorithms import InnerLoop, sgd_steps, with_task_inputs
 from mamlviz.core.config import TaskConfig
+from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import Params, expand_to_tasks, forward, mse_per_task
 from mamlviz.core.tasks import TaskBatch, default_generator, query_grid, sample_tasks, sinusoid
 
@@ -30,17 +30,35 @@ class Adaptation:
     """(steps + 1,) support-set MSE after each update."""
 
 
-def adapt(theta: Params, support_x: Tensor, support_y: Tensor, grid_x: Tensor, lr: float, steps: int) -> Adaptation:
-    """Adapt θ with `steps` plain SGD steps on (support_x, support_y), both of shape (K, 1)."""
+def adapt(
+    theta: Params,
+    support_x: Tensor,
+    support_y: Tensor,
+    grid_x: Tensor,
+    lr: float | InnerLoop,
+    steps: int,
+    task: tuple[float, float] | None = None,
+) -> Adaptation:
+    """Adapt θ with `steps` SGD steps on (support_x, support_y), both of shape (K, 1).
+
+    `lr` is α or the init's `InnerLoop` (learned step sizes, ANIL's head-only adaptation); an
+    oracle's loop needs the task's (amplitude, phase) as `task`.
+    """
+    loop = lr if isinstance(lr, InnerLoop) else InnerLoop(lr)
     with torch.no_grad():
         theta = {k: v.detach() for k, v in theta.items()}
         start = expand_to_tasks(theta, 1)
         x = support_x.to(next(iter(theta.values())))
         y = support_y.to(x)
-        trajectory = sgd_steps(start, x[None], y[None], lr, steps)
+        grid = grid_x.to(x)
+        if loop.task_inputs:
+            if task is None:
+                raise ConfigError("the oracle needs the task's amplitude and phase.")
+            x, grid = (torch.cat([v, v.new_tensor(task).expand(v.shape[0], 2)], 1) for v in (x, grid))
+        trajectory = sgd_steps(start, x[None], y[None], loop.to(x), steps)
         stacked = {k: torch.cat([p[k] for p in trajectory]) for k in theta}
         n = len(trajectory)
-        predictions = forward(stacked, grid_x.to(x).expand(n, *grid_x.shape))[..., 0]
+        predictions = forward(stacked, grid.expand(n, *grid.shape))[..., 0]
         support_loss = mse_per_task(forward(stacked, x.expand(n, *x.shape)), y.expand(n, *y.shape))
     return Adaptation([{k: v[0] for k, v in p.items()} for p in trajectory], predictions, support_loss)
 
@@ -67,32 +85,46 @@ def eval_tasks(cfg: TaskConfig, shots: int, n_tasks: int, seed: int, n_grid: int
     return dataclasses.replace(tasks, query_x=grid, query_y=sinusoid(grid, amplitude, phase))
 
 
-def mse_after_steps(theta: Params, tasks: TaskBatch, lr: float, steps: int) -> Tensor:
-    """(steps + 1, T) query MSE of every task after 0..steps SGD updates from θ."""
+def mse_after_steps(theta: Params, tasks: TaskBatch, lr: float | InnerLoop, steps: int) -> Tensor:
+    """(steps + 1, T) query MSE of every task after 0..steps SGD updates from θ (α or an `InnerLoop`)."""
+    loop = lr if isinstance(lr, InnerLoop) else InnerLoop(lr)
     with torch.no_grad():
-        device = next(iter(theta.values())).device
-        tasks = tasks.to(device)
+        like = next(iter(theta.values()))
+        tasks = tasks.to(like.device)
+        if loop.task_inputs:
+            tasks = with_task_inputs(tasks)
         shared = expand_to_tasks({k: v.detach() for k, v in theta.items()}, tasks.support_x.shape[0])
-        trajectory = sgd_steps(shared, tasks.support_x, tasks.support_y, lr, steps)
+        trajectory = sgd_steps(shared, tasks.support_x, tasks.support_y, loop.to(like), steps)
         return torch.stack([mse_per_task(forward(p, tasks.query_x), tasks.query_y) for p in trajectory]).cpu()
 
 
 def summarize(shots: int, mse: Tensor) -> EvalCurve:
-    """Mean and 95% interval over the tasks that did not diverge."""
+    """Mean and 95% interval at each step over the tasks whose MSE is finite there.
+
+    `diverged` counts the tasks that diverged at some step (non-finite or above DIVERGED_MSE).
+    """
     mse = mse.double()
-    ok = (torch.isfinite(mse) & (mse < DIVERGED_MSE)).all(0)
-    kept = mse[:, ok]
-    n = kept.shape[1]
-    mean = kept.mean(1) if n else torch.full((mse.shape[0],), math.nan)
-    std = kept.std(1) if n > 1 else torch.zeros(mse.shape[0])
-    ci95 = 1.96 * std / math.sqrt(max(n, 1))
-    return EvalCurve(shots, mean.tolist(), ci95.tolist(), int(mse.shape[1]), int((~ok).sum()))
+    ok = torch.isfinite(mse) & (mse < DIVERGED_MSE)
+    n = ok.sum(1)
+    kept = torch.where(ok, mse, 0.0)
+    mean = kept.sum(1) / n
+    variance = torch.where(ok, (mse - mean[:, None]) ** 2, 0.0).sum(1) / (n - 1).clamp(min=1)
+    ci95 = 1.96 * variance.sqrt() / n.clamp(min=1).sqrt()
+    return EvalCurve(shots, mean.tolist(), ci95.tolist(), int(mse.shape[1]), int((~ok).any(0).sum()))
 
 
 def evaluate(
-    theta: Params, cfg: TaskConfig, shots: int, steps: int, n_tasks: int = 600, lr: float = 0.01, seed: int = 0
+    theta: Params,
+    cfg: TaskConfig,
+    shots: int,
+    steps: int,
+    n_tasks: int = 600,
+    lr: float | InnerLoop = 0.01,
+    seed: int = 0,
 ) -> EvalCurve:
-    """The paper's protocol: n_tasks fresh tasks, K support points, MSE on 100 grid points."""
+    """The paper's protocol: n_tasks fresh tasks, K support points, MSE on 100 grid points.
+
+    `lr` is α or the init's `InnerLoop` (see `algorithms.inner_loop_for`)."""
     tasks = eval_tasks(cfg, shots, n_tasks, seed)
     theta = {k: v.to(tasks.support_x.dtype) for k, v in theta.items()}
     return summarize(shots, mse_after_steps(theta, tasks, lr, steps))

@@ -13,7 +13,19 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from mamlviz.core.algorithms import maml_loss, maml_meta_gradient, pretrained_loss
+from mamlviz.core.algorithms import (
+    InnerLoop,
+    cosine_factor,
+    initial_inner_lrs,
+    inner_loop_for,
+    maml_loss,
+    maml_meta_gradient,
+    msl_weights,
+    pretrained_loss,
+    reptile_loss,
+    with_task_inputs,
+)
+from mamlviz.core.checkpoint import INNER_LR_PREFIX, split_inner_lrs
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.errors import TrainingDiverged
 from mamlviz.core.evaluate import eval_tasks, mse_after_steps, summarize
@@ -38,31 +50,49 @@ class Progress:
     """On request: detached CPU copies of each learner's parameters."""
 
 
-Objective = Callable[[Params, TaskBatch], tuple[Tensor, dict[str, Tensor]]]
+Objective = Callable[[Params, Params, TaskBatch, int], tuple[Tensor, dict[str, Tensor]]]
+"""(θ, learned inner step sizes, batch, iteration) -> (loss to minimise, metrics)."""
+
+MSL_FRACTION = 10
+"""MAML++ anneals the multi-step loss weights over the first 1/MSL_FRACTION of the iterations."""
 
 
 def objective_for(algo: str, cfg: TrainConfig) -> Objective:
     """The loss to minimise for an algorithm, and the metrics it reports."""
-    if algo == "pretrained":
-        return lambda theta, batch: _single(pretrained_loss(theta, batch), "pretrained")
-    first_order = algo == "fomaml"
+    if algo in ("pretrained", "oracle"):
+        view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
+        return lambda theta, lrs, batch, iteration: _single(pretrained_loss(theta, view(batch)), algo)
+    if algo == "reptile":
 
-    def objective(theta: Params, batch: TaskBatch) -> tuple[Tensor, dict[str, Tensor]]:
-        post, pre = maml_loss(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
+        def reptile(theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> tuple[Tensor, dict[str, Tensor]]:
+            surrogate, pre, post = reptile_loss(theta, batch, inner_loop_for(cfg, algo=algo), cfg.inner_steps)
+            return surrogate, {f"{algo}/pre": pre, f"{algo}/post": post}
+
+        return reptile
+
+    def objective(theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> tuple[Tensor, dict[str, Tensor]]:
+        first_order = algo == "fomaml" or iteration <= cfg.first_order_until
+        weights = msl_weights(cfg.inner_steps, iteration, cfg.iterations // MSL_FRACTION) if cfg.msl else None
+        loop = inner_loop_for(cfg, lrs, algo=algo)
+        post, pre = maml_loss(theta, batch, loop, cfg.inner_steps, first_order=first_order, step_weights=weights)
         return post, {f"{algo}/pre": pre, f"{algo}/post": post.detach()}
 
     return objective
 
 
-Gradient = Callable[[Params, TaskBatch], tuple[Params, Tensor, dict[str, Tensor]]]
+Gradient = Callable[[Params, Params, TaskBatch, int], tuple[Params, Tensor, dict[str, Tensor]]]
+"""(θ, learned step sizes, batch, iteration) -> (gradient of every θ tensor and of every step-size
+tensor, the latter keyed `inner_lr.<name>`; loss; metrics)."""
 
 
 def gradient_for(algo: str, cfg: TrainConfig) -> Gradient:
-    """Meta-gradient, loss and metrics for an algorithm: by hand for plain (FO-)MAML, else autograd."""
-    if algo in ("maml", "fomaml"):
-        first_order = algo == "fomaml"
+    """Meta-gradient, loss and metrics: by hand for (FO-)MAML without MSL or LSLR, else autograd."""
+    if algo in ("maml", "fomaml") and not (cfg.msl or cfg.lslr):
 
-        def fast(theta: Params, batch: TaskBatch) -> tuple[Params, Tensor, dict[str, Tensor]]:
+        def fast(
+            theta: Params, lrs: Params, batch: TaskBatch, iteration: int
+        ) -> tuple[Params, Tensor, dict[str, Tensor]]:
+            first_order = algo == "fomaml" or iteration <= cfg.first_order_until
             grads, post, pre = maml_meta_gradient(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
             return grads, post, {f"{algo}/pre": pre, f"{algo}/post": post}
 
@@ -73,10 +103,13 @@ def gradient_for(algo: str, cfg: TrainConfig) -> Gradient:
 def autograd_gradient(objective: Objective) -> Gradient:
     """The gradient of an objective by autograd."""
 
-    def by_autograd(theta: Params, batch: TaskBatch) -> tuple[Params, Tensor, dict[str, Tensor]]:
-        loss, metrics = objective(theta, batch)
-        grads = torch.autograd.grad(loss, list(theta.values()))
-        return dict(zip(theta, grads, strict=True)), loss.detach(), metrics
+    def by_autograd(
+        theta: Params, lrs: Params, batch: TaskBatch, iteration: int
+    ) -> tuple[Params, Tensor, dict[str, Tensor]]:
+        loss, metrics = objective(theta, lrs, batch, iteration)
+        variables = {**theta, **{INNER_LR_PREFIX + k: v for k, v in lrs.items()}}
+        grads = torch.autograd.grad(loss, list(variables.values()))
+        return dict(zip(variables, grads, strict=True)), loss.detach(), metrics
 
     return by_autograd
 
@@ -86,19 +119,38 @@ def _single(loss: Tensor, name: str) -> tuple[Tensor, dict[str, Tensor]]:
 
 
 class Learner:
-    """One initialization optimised with Adam on its algorithm's objective."""
+    """One initialization (and any inner step sizes it learns) optimised on its algorithm's objective.
+
+    Adam with the meta learning rate; Reptile takes plain SGD steps of size ε on its surrogate.
+    `theta` may carry learned step sizes as `inner_lr.*` entries (as exported); else they start at α.
+    """
 
     def __init__(
         self, algo: str, cfg: TrainConfig, theta: Params, device: torch.device, gradient: Gradient | None = None
     ) -> None:
         self.algo = algo
-        self.theta = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in theta.items()}
+        self.cfg = cfg
+        model, lrs = split_inner_lrs(theta)
+        self.theta = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in model.items()}
+        lrs = lrs or initial_inner_lrs(algo, cfg, self.theta)
+        self.inner_lrs = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in lrs.items()}
         self.gradient = gradient or gradient_for(algo, cfg)
-        self.optimizer = torch.optim.Adam(self.theta.values(), lr=cfg.meta_lr, fused=device.type in ("cpu", "cuda"))
+        self.variables = {**self.theta, **{INNER_LR_PREFIX + k: v for k, v in self.inner_lrs.items()}}
+        if algo == "reptile":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self.theta.values(), lr=cfg.epsilon)
+        else:
+            groups = [{"params": list(self.theta.values()), "lr": cfg.meta_lr}]
+            if self.inner_lrs:
+                groups.append({"params": list(self.inner_lrs.values()), "lr": cfg.step_size_lr or cfg.meta_lr})
+            self.optimizer = torch.optim.Adam(groups, fused=device.type in ("cpu", "cuda"))
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
-        grads, loss, metrics = self.gradient(self.theta, batch)
+        if self.cfg.cosine:
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+                group["lr"] = base * cosine_factor(iteration, self.cfg.iterations)
+        grads, loss, metrics = self.gradient(self.theta, self.inner_lrs, batch, iteration)
         grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))
         if not bool(torch.isfinite(loss + grad_norm)):
             raise TrainingDiverged(
@@ -106,18 +158,27 @@ class Learner:
                 f"{self.algo} training loss became non-finite at iteration {iteration}; "
                 "the last finite parameters are kept. Try a smaller inner or meta learning rate.",
             )
-        for name, param in self.theta.items():
-            param.grad = grads[name]
+        for name, variable in self.variables.items():
+            variable.grad = grads[name]
         self.optimizer.step()
         return metrics
 
     def snapshot(self) -> Params:
         return {k: v.detach().cpu().clone() for k, v in self.theta.items()}
 
+    def learned_lrs(self) -> Params | None:
+        """Detached CPU copies of the learned inner step sizes, or None if it learns none."""
+        return {k: v.detach().cpu().clone() for k, v in self.inner_lrs.items()} or None
+
+    def inner_loop(self, lr: float | None = None) -> InnerLoop:
+        """How this learner adapts at test time (its learned step sizes, else α = `lr` or the config's)."""
+        lrs = {k: v.detach() for k, v in self.inner_lrs.items()}
+        return inner_loop_for(self.cfg, lrs, lr, algo=self.algo)
+
 
 def learner_names(cfg: TrainConfig, with_baseline: bool) -> list[str]:
     names = [cfg.algo]
-    if with_baseline and cfg.algo != "pretrained":
+    if with_baseline and cfg.algo not in ("pretrained", "oracle"):
         names.append("pretrained")
     return names
 
@@ -154,7 +215,7 @@ class SinusoidDomain:
         return sample_tasks(self.cfg.task, n_tasks, generator)
 
     def validate(self, learners: Sequence[Learner]) -> dict[str, float]:
-        return validate(learners, self.validation_sets, self.cfg.inner_lr)
+        return validate(learners, self.validation_sets)
 
 
 def make_domain(cfg: TrainConfig, device: torch.device) -> Domain:
@@ -225,12 +286,12 @@ def train(cfg: TrainConfig, **kwargs: Any) -> Iterator[Progress]:
     return Trainer(cfg, **kwargs).iterate()
 
 
-def validate(learners: Sequence[Learner], tasks: dict[int, TaskBatch], lr: float) -> dict[str, float]:
-    """MSE on fixed validation tasks after each of VALIDATION_STEPS updates."""
+def validate(learners: Sequence[Learner], tasks: dict[int, TaskBatch]) -> dict[str, float]:
+    """MSE on fixed validation tasks after each of VALIDATION_STEPS updates (each learner's own inner loop)."""
     result = {}
     for learner in learners:
         for shots, batch in tasks.items():
-            curve = summarize(shots, mse_after_steps(learner.theta, batch, lr, max(VALIDATION_STEPS)))
+            curve = summarize(shots, mse_after_steps(learner.theta, batch, learner.inner_loop(), max(VALIDATION_STEPS)))
             for step in VALIDATION_STEPS:
                 result[f"{learner.algo}/K{shots}/step{step}"] = curve.mean[step]
     return result

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from mamlviz.core.config import ModelConfig, TaskConfig
@@ -7,10 +8,11 @@ from mamlviz.core.tasks import default_generator, query_grid
 
 
 def test_summarize_counts_diverged_tasks_instead_of_nan():
-    mse = torch.tensor([[1.0, 2.0, 3.0], [0.5, float("nan"), 1.0]])
+    mse = torch.tensor([[1.0, 2.0, 6.0], [0.5, float("nan"), 1.0]])
     curve = summarize(5, mse)
     assert curve.diverged == 1 and curve.n_tasks == 3
-    assert curve.mean == [2.0, 0.75]
+    assert curve.mean == [3.0, 0.75]
+    assert curve.ci95[1] == pytest.approx(1.96 * 0.125**0.5 / 2**0.5)
 
 
 def test_evaluate_protocol_shapes_and_seeds():

@@ -1,0 +1,1 @@
+"""Standalone views that explain the MAML family; each takes numpy arrays from `mamlviz.core.diagnostics`."""
