@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mamlviz.core.config import ALGORITHMS, ORACLE_INPUTS, ModelConfig, TaskConfig, TrainConfig, parse_hidden
+from mamlviz.core.config import (
+    ALGORITHMS,
+    DOMAINS,
+    ORACLE_INPUTS,
+    ClassificationConfig,
+    ModelConfig,
+    TaskConfig,
+    TrainConfig,
+    parse_hidden,
+)
 from mamlviz.core.errors import ConfigError, MamlvizError, TrainingDiverged
 
 TABLE_STEPS = (0, 1, 2, 5, 10, 20, 50)
+DOMAIN_DEFAULTS = {
+    "sinusoid": {"iters": 70_000, "inner_lr": 0.01, "meta_batch": 25, "shots": 10, "eval_steps": 10},
+    "omniglot": {"iters": 60_000, "inner_lr": 0.4, "meta_batch": 32, "shots": 1, "eval_steps": 5},
+}
+"""The paper's settings per domain (Omniglot 5-way: 1 inner step, α = 0.4, meta-batch 32, 60k iterations)."""
+OMNIGLOT_20_WAY = {"inner_lr": 0.1, "meta_batch": 16, "inner_steps": 5}
+"""The paper's 20-way Omniglot settings, used from 20 ways up where not given."""
 
 
 def _positive_int(text: str) -> int:
@@ -51,14 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("gui_args", nargs=argparse.REMAINDER, help="options of the desktop app (see mamlviz gui --help)")
 
     defaults = TrainConfig()
+    classification = ClassificationConfig()
+    sin, omni = DOMAIN_DEFAULTS["sinusoid"], DOMAIN_DEFAULTS["omniglot"]
+
+    def per_domain(key: str) -> str:
+        return f"(default: sinusoid {sin[key]}, omniglot {omni[key]})"
+
     train = sub.add_parser("train", help="meta-train an initialization and export it to .safetensors")
+    train.add_argument("--domain", choices=DOMAINS, default="sinusoid", help="task family (default: %(default)s)")
     train.add_argument("--algo", choices=ALGORITHMS, default=defaults.algo, help="algorithm (default: %(default)s)")
-    train.add_argument("--iters", type=_positive_int, default=defaults.iterations, help="meta-iterations")
-    train.add_argument("--inner-steps", type=_positive_int, default=defaults.inner_steps, help="inner SGD steps S")
-    train.add_argument("--inner-lr", type=_positive_float, default=defaults.inner_lr, help="inner learning rate α")
+    train.add_argument("--iters", type=_positive_int, help=f"meta-iterations {per_domain('iters')}")
+    train.add_argument("--inner-steps", type=_positive_int, help="inner SGD steps S (default 1; 20-way omniglot 5)")
+    train.add_argument("--inner-lr", type=_positive_float, help=f"inner learning rate α {per_domain('inner_lr')}")
     train.add_argument("--meta-lr", type=_positive_float, default=defaults.meta_lr, help="Adam meta learning rate β")
-    train.add_argument("--meta-batch", type=_positive_int, default=defaults.meta_batch, help="tasks per meta-batch")
-    train.add_argument("--shots", type=_positive_int, default=defaults.task.shots, help="support (and query) points K")
+    train.add_argument("--meta-batch", type=_positive_int, help=f"tasks per meta-batch {per_domain('meta_batch')}")
+    train.add_argument("--shots", type=_positive_int, help=f"support points (per class) K {per_domain('shots')}")
+    train.add_argument("--ways", type=_positive_int, default=classification.ways, help="omniglot: classes per task N")
+    train.add_argument(
+        "--queries", type=_positive_int, default=classification.queries, help="omniglot: query drawings per class"
+    )
+    train.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: download them)")
     train.add_argument("--hidden", type=_hidden, default=defaults.model.hidden, help="hidden sizes, e.g. 40,40")
     train.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     train.add_argument("--epsilon", type=_positive_float, default=defaults.epsilon, help="Reptile interpolation rate ε")
@@ -73,16 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cosine", action="store_true", help="cosine annealing of the meta learning rate (Reptile: ε)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
+    train.add_argument("--val-tasks", type=_positive_int, default=defaults.val_tasks, help="validation tasks")
     train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
 
     evaluate = sub.add_parser("eval", help="MSE vs adaptation steps of one or more initializations")
     evaluate.add_argument("files", nargs="+", type=Path, help=".safetensors (or .pt state dict) files")
-    evaluate.add_argument("--shots", type=_positive_int, nargs="+", default=[5, 10], help="K values")
-    evaluate.add_argument("--steps", type=_positive_int, default=10, help="adaptation steps (default 10)")
+    evaluate.add_argument("--shots", type=_positive_int, nargs="+", help="K values (default: 5 10 / as trained)")
+    evaluate.add_argument("--steps", type=_positive_int, help=f"adaptation steps {per_domain('eval_steps')}")
     evaluate.add_argument("--tasks", type=_positive_int, default=600, help="number of test tasks (default 600)")
     evaluate.add_argument(
-        "--inner-lr", type=_positive_float, default=0.01, help="adaptation step α (unless the init learned its own)"
+        "--inner-lr", type=_positive_float, help="adaptation step α (default: 0.01 / as trained; learned ones win)"
     )
+    evaluate.add_argument("--ways", type=_positive_int, help="omniglot: classes per task (default: as trained)")
+    evaluate.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: as trained)")
     evaluate.add_argument("--seed", type=int, default=1234, help="seed of the test tasks (default %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -120,13 +152,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mamlviz.core.train import Trainer
     from mamlviz.progress import ProgressBar
 
+    domain = {"inner_steps": TrainConfig().inner_steps, **DOMAIN_DEFAULTS[args.domain]}
+    if args.domain == "omniglot" and args.ways >= 20:
+        domain.update(OMNIGLOT_20_WAY)
+    shots = args.shots or domain["shots"]
     cfg = TrainConfig(
         algo=args.algo,
-        iterations=args.iters,
-        inner_steps=args.inner_steps,
-        inner_lr=args.inner_lr,
+        iterations=args.iters or domain["iters"],
+        inner_steps=args.inner_steps or domain["inner_steps"],
+        inner_lr=args.inner_lr or domain["inner_lr"],
         meta_lr=args.meta_lr,
-        meta_batch=args.meta_batch,
+        meta_batch=args.meta_batch or domain["meta_batch"],
         seed=args.seed,
         epsilon=args.epsilon,
         msl=args.msl,
@@ -135,14 +171,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         step_size_lr=args.step_size_lr,
         cosine=args.cosine,
         val_every=args.val_every,
-        task=TaskConfig(shots=args.shots, queries=args.shots),
+        val_tasks=args.val_tasks,
+        task=TaskConfig(shots=shots, queries=shots) if args.domain == "sinusoid" else TaskConfig(),
         model=ModelConfig(hidden=args.hidden, in_features=ORACLE_INPUTS if args.algo == "oracle" else 1),
+        domain=args.domain,
+        classification=ClassificationConfig(
+            ways=args.ways, shots=shots, queries=args.queries, data=str(args.data.resolve()) if args.data else ""
+        ),
     )
     device = resolve_device(args.device)
     if not args.out.parent.is_dir():
         raise ConfigError(f"cannot write {args.out}: folder {args.out.parent} does not exist.")
+    if args.domain == "omniglot":
+        print("loading Omniglot (decoded once, then cached)", file=sys.stderr)
     trainer = Trainer(cfg, device=device)
-    print(f"training {cfg.algo} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
     bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
     status = 0
     try:
@@ -162,6 +206,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     learner = trainer.learners[0]
     params, inner_lrs = learner.snapshot(), learner.learned_lrs()
     metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
+    if cfg.domain == "omniglot":
+        save_initialization(args.out, Initialization(params, cfg, cfg.algo, trainer.iteration, metrics))
+        print(
+            f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; "
+            f"run `mamlviz eval {args.out}` for the accuracy on 600 meta-test tasks",
+            file=sys.stderr,
+        )
+        return status
     for shots in (5, 10):
         loop = inner_loop_for(cfg, inner_lrs)
         curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=loop, seed=1234)
@@ -178,31 +230,73 @@ def cmd_train(args: argparse.Namespace) -> int:
     return status
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops training like Ctrl-C: what was trained so far is saved."""
+    raise KeyboardInterrupt
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from mamlviz.core.algorithms import inner_loop_for
     from mamlviz.core.checkpoint import load_initialization
     from mamlviz.core.evaluate import evaluate
 
     inits = [load_initialization(path) for path in args.files]
+    domains = {init.config.domain for init in inits}
+    if len(domains) > 1:
+        raise ConfigError("evaluate files of one domain at a time (sinusoid or omniglot), not both.")
+    if domains == {"omniglot"}:
+        return eval_classification(args, inits)
+    steps = args.steps or DOMAIN_DEFAULTS["sinusoid"]["eval_steps"]
+    lr = args.inner_lr or DOMAIN_DEFAULTS["sinusoid"]["inner_lr"]
     results = []
     for path, init in zip(args.files, inits, strict=True):
-        loop = inner_loop_for(init.config, init.inner_lrs, args.inner_lr, algo=init.algorithm)
-        for shots in args.shots:
-            curve = evaluate(init.params, init.config.task, shots, args.steps, args.tasks, loop, args.seed)
+        loop = inner_loop_for(init.config, init.inner_lrs, lr, algo=init.algorithm)
+        for shots in args.shots or [5, 10]:
+            curve = evaluate(init.params, init.config.task, shots, steps, args.tasks, loop, args.seed)
             results.append({"file": str(path), "algorithm": init.algorithm, **curve.to_dict()})
     if args.json:
-        print(json.dumps({"inner_lr": args.inner_lr, "steps": args.steps, "results": results}, indent=2))
+        print(json.dumps({"inner_lr": lr, "steps": steps, "results": results}, indent=2))
         return 0
-    steps = [s for s in TABLE_STEPS if s < args.steps] + [args.steps]
-    header = f"{'file':<28} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in steps) + "  diverged"
-    print(
-        f"MSE on {args.tasks} tasks (100-point grid), α = {args.inner_lr} (or the init's learned step sizes), "
-        "mean ± 95% interval"
-    )
+    columns = [s for s in TABLE_STEPS if s < steps] + [steps]
+    header = f"{'file':<28} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in columns) + "  diverged"
+    print(f"MSE on {args.tasks} tasks (100-point grid), α = {lr} (or the init's learned step sizes), mean ± 95% CI")
     print(header)
     for row in results:
-        cells = " ".join(f"{row['mean'][s]:>7.3f} ± {row['ci95'][s]:<5.3f}" for s in steps)
+        cells = " ".join(f"{row['mean'][s]:>7.3f} ± {row['ci95'][s]:<5.3f}" for s in columns)
         print(f"{Path(row['file']).name:<28.28} {row['algorithm']:<10} {row['shots']:>3} {cells}  {row['diverged']}")
+    return 0
+
+
+def eval_classification(args: argparse.Namespace, inits: list) -> int:
+    """N-way K-shot accuracy on meta-test tasks from the evaluation alphabets, after 0..steps updates."""
+    from mamlviz.core.classification import ImagePool, evaluate_classification
+    from mamlviz.core.omniglot import load_split
+
+    steps = args.steps or DOMAIN_DEFAULTS["omniglot"]["eval_steps"]
+    results, pools = [], {}
+    for path, init in zip(args.files, inits, strict=True):
+        c = init.config.classification
+        data = str(args.data) if args.data else (c.data if c.data and Path(c.data).is_dir() else "")
+        key = (data, c.rotations)
+        if key not in pools:
+            pools[key] = ImagePool.from_split(load_split("evaluation", data or None), c.rotations)
+        ways, lr = args.ways or c.ways, args.inner_lr or init.config.inner_lr
+        for shots in args.shots or [c.shots]:
+            curve = evaluate_classification(
+                init.params, pools[key], ways, shots, steps, lr=lr, n_tasks=args.tasks, seed=args.seed
+            )
+            row = {"file": str(path), "algorithm": init.algorithm, "ways": ways, "inner_lr": lr, **curve.to_dict()}
+            results.append(row)
+    if args.json:
+        print(json.dumps({"steps": steps, "metric": "accuracy", "results": results}, indent=2))
+        return 0
+    columns = range(steps + 1)
+    print(f"query accuracy (%) on {args.tasks} meta-test tasks (Omniglot evaluation alphabets), mean ± 95% interval")
+    print(f"{'file':<28} {'algo':<10} {'task':>6} {'α':>5} " + " ".join(f"{f'step {s}':>13}" for s in columns))
+    for row in results:
+        cells = " ".join(f"{100 * row['mean'][s]:>6.2f} ± {100 * row['ci95'][s]:<4.2f}" for s in columns)
+        task = f"{row['ways']}w{row['shots']}s"
+        print(f"{Path(row['file']).name:<28.28} {row['algorithm']:<10} {task:>6} {row['inner_lr']:>5.3g} {cells}")
     return 0
 
 
@@ -214,7 +308,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"algorithm:   {init.algorithm}")
     print(f"iterations:  {init.iterations}")
     print(f"seed:        {init.config.seed}")
-    print(f"model:       MLP {'-'.join(map(str, init.config.model.sizes))}, ReLU")
+    if init.config.domain == "omniglot":
+        c = init.config.classification
+        print(f"model:       conv 4×{c.filters} (3×3/2, batch norm, ReLU) + linear; {c.ways}-way {c.shots}-shot")
+    else:
+        print(f"model:       MLP {'-'.join(map(str, init.config.model.sizes))}, ReLU")
     print(f"config:      {json.dumps(init.config.to_dict())}")
     if init.inner_lrs:
         shapes = ", ".join(f"{k} {list(v.shape)} mean {float(v.mean()):.4g}" for k, v in init.inner_lrs.items())

@@ -16,12 +16,12 @@ def format_duration(seconds: float) -> str:
 class ProgressBar:
     """`update(done, suffix)` redraws at most 10 times a second (every 10% when not a terminal)."""
 
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
-        self.total, self.label, self.stream = total, label, stream
+    def __init__(self, total: int, label: str, stream: TextIO | None = None) -> None:
+        self.total, self.label, self.stream = total, label, stream or sys.stderr
         self.start = time.perf_counter()
         self.last_draw = 0.0
         self.last_decile = -1
-        self.interactive = stream.isatty()
+        self.interactive = self.stream.isatty()
 
     def update(self, done: int, suffix: str = "") -> None:
         now = time.perf_counter()

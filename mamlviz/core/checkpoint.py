@@ -25,6 +25,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from mamlviz.core.config import ModelConfig, TrainConfig
+from mamlviz.core.convnet import BLOCKS, HEAD, IMAGE_SIZE, param_shapes
 from mamlviz.core.errors import CheckpointError, ConfigError
 from mamlviz.core.model import Params, layer_names
 
@@ -57,14 +58,41 @@ def architecture(model: ModelConfig) -> dict[str, Any]:
     return {"type": "mlp", "activation": "relu", "sizes": list(model.sizes)}
 
 
+def config_architecture(config: TrainConfig, params: Params) -> dict[str, Any]:
+    """The network of a config: the MLP, or for classification the conv net (head size read from θ)."""
+    if config.domain != "omniglot":
+        return architecture(config.model)
+    head = params.get(f"{HEAD}.weight")
+    return {
+        "type": "conv",
+        "blocks": BLOCKS,
+        "filters": config.classification.filters,
+        "kernel": 3,
+        "stride": 2,
+        "norm": "batchnorm (batch statistics, transductive)",
+        "activation": "relu",
+        "input": [1, IMAGE_SIZE, IMAGE_SIZE],
+        "classes": int(head.shape[0]) if head is not None and head.dim() == 2 else config.classification.ways,
+    }
+
+
+def check_config_params(params: Params, config: TrainConfig, source: str) -> None:
+    """Names, shapes and finiteness of θ against the config's network."""
+    if config.domain != "omniglot":
+        check_params(params, config.model, source)
+        return
+    arch = config_architecture(config, params)
+    _check_expected(params, param_shapes(arch["filters"], arch["classes"]), f"conv net {arch['filters']}×4", source)
+
+
 def save_initialization(path: str | Path, init: Initialization) -> None:
     """Write θ and its metadata atomically to a `.safetensors` file."""
     path = Path(path)
-    check_params(init.params, init.config.model, str(path))
+    check_config_params(init.params, init.config, str(path))
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "architecture": json.dumps(architecture(init.config.model)),
+        "architecture": json.dumps(config_architecture(init.config, init.params)),
         "algorithm": init.algorithm,
         "config": json.dumps(init.config.to_dict()),
         "iterations": str(init.iterations),
@@ -123,10 +151,10 @@ def _from_metadata(path: Path, tensors: Params, metadata: dict[str, str]) -> Ini
         algorithm = metadata["algorithm"]
     except (KeyError, ValueError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"{path} has damaged metadata: {exc}.") from None
-    if arch != architecture(config.model):
-        raise CheckpointError(f"{path}: architecture {arch} does not match its training config.")
     params, lrs = split_inner_lrs(tensors)
-    check_params(params, config.model, str(path))
+    if arch != config_architecture(config, params):
+        raise CheckpointError(f"{path}: architecture {arch} does not match its training config.")
+    check_config_params(params, config, str(path))
     check_inner_lrs(lrs, params, str(path))
     return Initialization(params, config, algorithm, iterations, metrics, lrs or None)
 
@@ -164,16 +192,20 @@ def check_params(params: Params, model: ModelConfig, source: str) -> None:
     for (w_name, b_name), fan_in, fan_out in zip(layer_names(model), sizes[:-1], sizes[1:], strict=True):
         expected[w_name] = (fan_out, fan_in)
         expected[b_name] = (fan_out,)
+    _check_expected(params, expected, str(list(sizes)), source)
+
+
+def _check_expected(params: Params, expected: dict[str, tuple[int, ...]], description: str, source: str) -> None:
     if set(params) != set(expected):
         raise CheckpointError(
-            f"{source} does not match the architecture {list(sizes)}: "
+            f"{source} does not match the architecture {description}: "
             f"expected tensors {sorted(expected)}, found {sorted(params)}."
         )
     for name, shape in expected.items():
         if tuple(params[name].shape) != shape:
             raise CheckpointError(
                 f"{source}: tensor {name} has shape {tuple(params[name].shape)}, expected {shape} "
-                f"for the architecture {list(sizes)}."
+                f"for the architecture {description}."
             )
         if not bool(torch.isfinite(params[name]).all()):
             raise CheckpointError(f"{source}: tensor {name} contains NaN or infinite values.")

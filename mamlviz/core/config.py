@@ -14,6 +14,7 @@ MAMLPP_ALGORITHMS = ("maml", "anil")
 """Algorithms that accept the MAML++ options (msl, first_order_until, lslr)."""
 ORACLE_INPUTS = 3
 """The oracle's network sees (x, amplitude, phase)."""
+DOMAINS = ("sinusoid", "omniglot")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,28 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class ClassificationConfig:
+    """N-way K-shot Omniglot tasks and the 4-block conv net (Finn et al. 2017, section 5.2)."""
+
+    ways: int = 5
+    shots: int = 1
+    queries: int = 1
+    """Query drawings per class during meta-training."""
+    filters: int = 64
+    rotations: bool = True
+    """Rotations by 90°, 180°, 270° as extra classes."""
+    data: str = ""
+    """Folder holding the Omniglot archives; empty: the downloaded official copy."""
+
+    def validate(self) -> None:
+        for name in ("ways", "shots", "queries", "filters"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.ways < 2:
+            raise ConfigError(f"classification needs at least 2 ways, got {self.ways}.")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One meta-training run. Defaults are the paper's sinusoid settings."""
 
@@ -80,8 +103,12 @@ class TrainConfig:
     val_tasks: int = 100
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    domain: str = "sinusoid"
+    classification: ClassificationConfig = field(default_factory=ClassificationConfig)
 
     def validate(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ConfigError(f"unknown domain {self.domain!r}; choose one of {', '.join(DOMAINS)}.")
         if self.algo not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}.")
         for name in ("iterations", "inner_steps", "meta_batch", "val_every", "val_tasks"):
@@ -108,6 +135,7 @@ class TrainConfig:
             )
         self.task.validate()
         self.model.validate()
+        self.classification.validate()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,7 +147,8 @@ class TrainConfig:
             values = dict(data)
             task = TaskConfig(**{k: _tuple(v) for k, v in values.pop("task", {}).items()})
             model = ModelConfig(**{k: _tuple(v) for k, v in values.pop("model", {}).items()})
-            config = cls(**values, task=task, model=model)
+            classification = ClassificationConfig(**values.pop("classification", {}))
+            config = cls(**values, task=task, model=model, classification=classification)
         except TypeError as exc:
             raise ConfigError(f"invalid training config: {exc}.") from exc
         config.validate()

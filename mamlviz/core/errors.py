@@ -19,3 +19,7 @@ class TrainingDiverged(MamlvizError):
     def __init__(self, iteration: int, message: str) -> None:
         super().__init__(message)
         self.iteration = iteration
+
+
+class DataError(MamlvizError):
+    """A data set or an input image that cannot be used (missing, damaged, wrong size, empty)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -97,7 +97,11 @@ def gradient_for(algo: str, cfg: TrainConfig) -> Gradient:
             return grads, post, {f"{algo}/pre": pre, f"{algo}/post": post}
 
         return fast
-    objective = objective_for(algo, cfg)
+    return autograd_gradient(objective_for(algo, cfg))
+
+
+def autograd_gradient(objective: Objective) -> Gradient:
+    """The gradient of an objective by autograd."""
 
     def by_autograd(
         theta: Params, lrs: Params, batch: TaskBatch, iteration: int
@@ -121,14 +125,16 @@ class Learner:
     `theta` may carry learned step sizes as `inner_lr.*` entries (as exported); else they start at α.
     """
 
-    def __init__(self, algo: str, cfg: TrainConfig, theta: Params, device: torch.device) -> None:
+    def __init__(
+        self, algo: str, cfg: TrainConfig, theta: Params, device: torch.device, gradient: Gradient | None = None
+    ) -> None:
         self.algo = algo
         self.cfg = cfg
         model, lrs = split_inner_lrs(theta)
         self.theta = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in model.items()}
         lrs = lrs or initial_inner_lrs(algo, cfg, self.theta)
         self.inner_lrs = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in lrs.items()}
-        self.gradient = gradient_for(algo, cfg)
+        self.gradient = gradient or gradient_for(algo, cfg)
         self.variables = {**self.theta, **{INNER_LR_PREFIX + k: v for k, v in self.inner_lrs.items()}}
         if algo == "reptile":
             self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self.theta.values(), lr=cfg.epsilon)
@@ -177,6 +183,49 @@ def learner_names(cfg: TrainConfig, with_baseline: bool) -> list[str]:
     return names
 
 
+class Domain(Protocol):
+    """What a task family supplies to the trainer (sinusoid regression, Omniglot classification)."""
+
+    def initial_params(self, names: Sequence[str], generator: torch.Generator) -> dict[str, Params]: ...
+
+    def gradient(self, algo: str) -> Gradient: ...
+
+    def sample(self, n_tasks: int, generator: torch.Generator) -> Any: ...
+
+    def validate(self, learners: Sequence[Learner]) -> dict[str, float]: ...
+
+
+class SinusoidDomain:
+    """Sinusoid regression (the paper's section 5.1): MSE after 1 and 10 steps on fixed K = 5, 10 tasks."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg = cfg
+        self.validation_sets = {
+            k: eval_tasks(cfg.task, k, cfg.val_tasks, cfg.seed + 1).to(device) for k in VALIDATION_SHOTS
+        }
+
+    def initial_params(self, names: Sequence[str], generator: torch.Generator) -> dict[str, Params]:
+        start = init_params(self.cfg.model, generator)
+        return dict.fromkeys(names, start)
+
+    def gradient(self, algo: str) -> Gradient:
+        return gradient_for(algo, self.cfg)
+
+    def sample(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
+        return sample_tasks(self.cfg.task, n_tasks, generator)
+
+    def validate(self, learners: Sequence[Learner]) -> dict[str, float]:
+        return validate(learners, self.validation_sets)
+
+
+def make_domain(cfg: TrainConfig, device: torch.device) -> Domain:
+    if cfg.domain == "omniglot":
+        from mamlviz.core.classification_training import ClassificationDomain
+
+        return ClassificationDomain(cfg, device)
+    return SinusoidDomain(cfg, device)
+
+
 class Trainer:
     """Meta-trains `cfg.algo` (and the pretrained baseline if asked) on one task stream.
 
@@ -197,13 +246,13 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device)
         self.generator = default_generator(cfg.seed)
-        start = init_params(cfg.model, self.generator)
+        self.domain = make_domain(cfg, self.device)
+        names = learner_names(cfg, with_baseline)
+        start = self.domain.initial_params(names, self.generator)
         self.learners = [
-            Learner(name, cfg, (init or {}).get(name, start), self.device) for name in learner_names(cfg, with_baseline)
+            Learner(name, cfg, (init or {}).get(name, start[name]), self.device, self.domain.gradient(name))
+            for name in names
         ]
-        self.validation_sets = {
-            k: eval_tasks(cfg.task, k, cfg.val_tasks, cfg.seed + 1).to(self.device) for k in VALIDATION_SHOTS
-        }
         self.iteration = 0
         self.last_validation: dict[str, float] = {}
 
@@ -219,7 +268,7 @@ class Trainer:
         cfg = self.cfg
         while self.iteration < cfg.iterations:
             iteration = self.iteration + 1
-            batch = sample_tasks(cfg.task, cfg.meta_batch, self.generator).to(self.device)
+            batch = self.domain.sample(cfg.meta_batch, self.generator).to(self.device)
             metrics: dict[str, Tensor] = {}
             for learner in self.learners:
                 metrics.update(learner.step(batch, iteration))
@@ -227,7 +276,7 @@ class Trainer:
             losses = {k: float(v) for k, v in metrics.items()}
             validation = None
             if iteration % cfg.val_every == 0 or iteration == cfg.iterations:
-                validation = self.last_validation = validate(self.learners, self.validation_sets)
+                validation = self.last_validation = self.domain.validate(self.learners)
             snapshot = self.snapshot() if snapshot_every and iteration % snapshot_every == 0 else None
             yield Progress(iteration, losses, validation, snapshot)
 

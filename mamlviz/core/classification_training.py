@@ -1,0 +1,99 @@
+"""The Omniglot classification domain of the trainer: meta-train on the background alphabets,
+validate on fixed tasks from the evaluation alphabets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from mamlviz.core.classification import (
+    ClassificationBatch,
+    ImagePool,
+    accuracy_after_steps,
+    maml_ce_loss,
+    pretrained_ce_loss,
+    sample_classification_tasks,
+)
+from mamlviz.core.config import TrainConfig
+from mamlviz.core.convnet import HEAD, init_conv_params
+from mamlviz.core.errors import ConfigError
+from mamlviz.core.model import Params
+from mamlviz.core.omniglot import load_split
+from mamlviz.core.tasks import default_generator
+from mamlviz.core.train import Gradient, Learner, autograd_gradient
+
+VALIDATION_STEPS = (0, 1, 3)
+
+
+def load_pools(cfg: TrainConfig) -> dict[str, ImagePool]:
+    """Meta-training ('background') and meta-test ('evaluation') drawings, rotations as configured."""
+    c = cfg.classification
+    splits = ("background", "evaluation")
+    return {split: ImagePool.from_split(load_split(split, c.data or None), c.rotations) for split in splits}
+
+
+class ClassificationDomain:
+    """N-way K-shot Omniglot; the pretrained baseline classifies among all background classes."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg = cfg
+        c = cfg.classification
+        pools = load_pools(cfg)
+        self.train_pool = pools["background"]
+        self.validation_set = sample_classification_tasks(
+            pools["evaluation"],
+            c.ways,
+            c.shots,
+            min(5, pools["evaluation"].drawers - c.shots),
+            cfg.val_tasks,
+            default_generator(cfg.seed + 1),
+        ).to(device)
+
+    def initial_params(self, names: Sequence[str], generator: torch.Generator) -> dict[str, Params]:
+        c = self.cfg.classification
+        start = init_conv_params(c.filters, c.ways, generator)
+        result = dict.fromkeys(names, start)
+        if "pretrained" in names:
+            head = init_conv_params(c.filters, self.train_pool.n_classes, generator)
+            result["pretrained"] = {**start, **{k: v for k, v in head.items() if k.startswith(f"{HEAD}.")}}
+        return result
+
+    def gradient(self, algo: str) -> Gradient:
+        if algo == "pretrained":
+
+            def pretrained(
+                theta: Params, lrs: Params, batch: ClassificationBatch, iteration: int
+            ) -> tuple[Tensor, dict[str, Tensor]]:
+                loss = pretrained_ce_loss(theta, batch)
+                return loss, {"pretrained": loss.detach()}
+
+            return autograd_gradient(pretrained)
+        if algo not in ("maml", "fomaml"):
+            raise ConfigError(f"{algo} is not available for Omniglot classification; use maml, fomaml or pretrained.")
+        if self.cfg.msl or self.cfg.lslr or self.cfg.first_order_until:
+            raise ConfigError("the MAML++ options are not available for Omniglot classification yet.")
+        cfg, first_order = self.cfg, algo == "fomaml"
+
+        def objective(
+            theta: Params, lrs: Params, batch: ClassificationBatch, iteration: int
+        ) -> tuple[Tensor, dict[str, Tensor]]:
+            post, pre = maml_ce_loss(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
+            return post, {f"{algo}/pre": pre, f"{algo}/post": post.detach()}
+
+        return autograd_gradient(objective)
+
+    def sample(self, n_tasks: int, generator: torch.Generator) -> ClassificationBatch:
+        c = self.cfg.classification
+        return sample_classification_tasks(self.train_pool, c.ways, c.shots, c.queries, n_tasks, generator)
+
+    def validate(self, learners: Sequence[Learner]) -> dict[str, float]:
+        """Mean query accuracy on fixed meta-test tasks: '{learner}/{N}w{K}s/step{n}'."""
+        c, result = self.cfg.classification, {}
+        for learner in learners:
+            theta, steps = learner.theta, max(VALIDATION_STEPS)
+            accuracy = accuracy_after_steps(theta, self.validation_set, self.cfg.inner_lr, steps)
+            for step in VALIDATION_STEPS:
+                result[f"{learner.algo}/{c.ways}w{c.shots}s/step{step}"] = float(accuracy[step].mean())
+        return result

@@ -1,0 +1,75 @@
+"""Few-shot classification for the app, numpy in and numpy out: sample a meta-test task, or take the
+user's drawings, adapt each named initialization and return class probabilities after 0..k steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mamlviz.core.checkpoint import load_initialization
+from mamlviz.core.classification import ImagePool, adapt_and_predict, sample_classification_tasks
+from mamlviz.core.errors import DataError
+from mamlviz.core.model import Params
+from mamlviz.core.omniglot import load_split
+from mamlviz.core.tasks import default_generator
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class DemoTask:
+    """support (N, K, 28, 28) and queries (M, 28, 28) ink in [0, 1]; query_labels (M,) in 0..N−1."""
+
+    support: np.ndarray
+    queries: np.ndarray
+    query_labels: np.ndarray
+
+
+class FewShotDemo:
+    """Named initializations (e.g. 'MAML', 'pretrained') adapted side by side with SGD at rate `lr`."""
+
+    def __init__(
+        self, inits: dict[str, Params], pool: ImagePool | None, ways: int = 5, shots: int = 1, lr: float = 0.4
+    ) -> None:
+        self.inits, self.pool, self.ways, self.shots, self.lr = inits, pool, ways, shots, lr
+
+    @classmethod
+    def from_files(cls, paths: dict[str, str | Path], data: str | Path | None, lr: float | None = None) -> FewShotDemo:
+        """Load Omniglot initializations by name and the meta-test alphabets (from `data`; None: no pool).
+
+        The adaptation rate is `lr`, else the first file's training α. Takes seconds the first time
+        the data is decoded (then cached): call it off the GUI thread.
+        """
+        inits = {name: load_initialization(path) for name, path in paths.items()}
+        for name, init in inits.items():
+            if init.config.domain != "omniglot":
+                raise DataError(f"{paths[name]} is a {init.config.domain} initialization, not an Omniglot classifier.")
+        first = next(iter(inits.values())).config
+        c = first.classification
+        pool = ImagePool.from_split(load_split("evaluation", data), c.rotations) if data is not None else None
+        params = {name: init.params for name, init in inits.items()}
+        return cls(params, pool, c.ways, c.shots, lr or first.inner_lr)
+
+    def sample_task(self, seed: int, queries_per_class: int = 1) -> DemoTask:
+        """A fresh N-way K-shot task from the pool (the meta-test alphabets), queries shuffled."""
+        if self.pool is None:
+            raise DataError("no Omniglot data is loaded, so only tasks you draw yourself are available.")
+        generator = default_generator(seed)
+        batch = sample_classification_tasks(self.pool, self.ways, self.shots, queries_per_class, 1, generator)
+        order = np.random.default_rng(seed).permutation(self.ways * queries_per_class)
+        support = batch.support_x[0, :, 0].numpy().reshape(self.ways, self.shots, *batch.support_x.shape[-2:])
+        return DemoTask(support, batch.query_x[0, order, 0].numpy(), batch.query_y[0, order].numpy())
+
+    def predict(self, support: np.ndarray, labels: np.ndarray, queries: np.ndarray, steps: int) -> dict[str, Array]:
+        """Probabilities (steps + 1, M, N) per initialization; a DataError explains unusable drawings."""
+        return {
+            name: adapt_and_predict(theta, support, labels, queries, self.ways, self.lr, steps)
+            for name, theta in self.inits.items()
+        }
+
+    def predict_task(self, task: DemoTask, steps: int) -> dict[str, Array]:
+        ways, shots = task.support.shape[:2]
+        labels = np.repeat(np.arange(ways), shots)
+        return self.predict(task.support.reshape(ways * shots, *task.support.shape[2:]), labels, task.queries, steps)

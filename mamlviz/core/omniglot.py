@@ -1,0 +1,275 @@
+"""Omniglot (Lake et al. 2015) read straight from its standard archives, as 28×28 ink images.
+
+`images_background.zip` (30 alphabets, meta-training) and `images_evaluation.zip` (20 alphabets,
+meta-test), or their extracted folders, laid out `<split>/<Alphabet>/characterNN/NNNN_DD.png`.
+The 105×105 one-bit PNGs are decoded with numpy + zlib (no imaging library), box-resampled to
+28×28 and inverted so ink is 255 on a 0 background. A decoded split is cached as `.npz` in the
+user cache folder, keyed by the archive's SHA-256, so the second load takes well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mamlviz.core.errors import DataError
+
+SPLITS = {"background": "images_background", "evaluation": "images_evaluation"}
+"""Meta-training uses the background alphabets, meta-test the evaluation alphabets."""
+SOURCE_SIZE = 105
+IMAGE_SIZE = 28
+OFFICIAL_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/{name}.zip"
+OFFICIAL_MD5 = {
+    "images_background": "68d2efa1b9178cc56df9314c21c6e718",
+    "images_evaluation": "6b91aef0f799c5bb55b94e3f2daec811",
+}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class OmniglotSplit:
+    """The drawings of one split: `images` (characters, drawers, 28, 28) uint8, ink = 255."""
+
+    images: np.ndarray
+    characters: tuple[str, ...]
+    """'Alphabet/characterNN' of each row of `images`."""
+
+
+def cache_dir() -> Path:
+    """`$MAMLVIZ_CACHE`, else `$XDG_CACHE_HOME/mamlviz`, else `~/.cache/mamlviz`."""
+    if os.environ.get("MAMLVIZ_CACHE"):
+        return Path(os.environ["MAMLVIZ_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mamlviz"
+
+
+def load_split(
+    split: str,
+    data: str | Path | None = None,
+    *,
+    alphabets: Sequence[str] | None = None,
+    characters_per_alphabet: int | None = None,
+    use_cache: bool = True,
+) -> OmniglotSplit:
+    """Load a split from the folder `data` (holding the archive or its extracted folder).
+
+    Without `data`, the official archive is downloaded to the cache folder and its md5 checked.
+    `alphabets` / `characters_per_alphabet` load a subset (never cached), e.g. for tests.
+    """
+    if split not in SPLITS:
+        raise DataError(f"unknown Omniglot split {split!r}; choose one of {', '.join(SPLITS)}.")
+    name = SPLITS[split]
+    source = _locate(name, Path(data).expanduser() if data else None)
+    subset = alphabets is not None or characters_per_alphabet is not None
+    cache_file = None
+    if use_cache and not subset:
+        cache_file = cache_dir() / f"omniglot_{name}_{_fingerprint(source)[:16]}_{IMAGE_SIZE}.npz"
+        cached = _read_cache(cache_file)
+        if cached is not None:
+            return cached
+    loaded = _decode_source(source, name, alphabets, characters_per_alphabet)
+    if cache_file is not None:
+        _write_cache(cache_file, loaded)
+    return loaded
+
+
+def _locate(name: str, data: Path | None) -> Path:
+    if data is None:
+        return download(name)
+    if not data.exists():
+        raise DataError(f"Omniglot data folder {data} does not exist.")
+    if data.is_file():
+        if data.name == f"{name}.zip":
+            return data
+        raise DataError(f"{data} is a file; point the data path at the folder that holds {name}.zip.")
+    for candidate in (data / f"{name}.zip", data / name):
+        if candidate.exists():
+            return candidate
+    raise DataError(f"{data} holds neither {name}.zip nor a {name}/ folder; point the data path at your Omniglot copy.")
+
+
+def download(name: str) -> Path:
+    """Fetch the official archive into the cache folder (once) and verify its md5."""
+    target = cache_dir() / f"{name}.zip"
+    if target.is_file() and _digest(target, "md5") == OFFICIAL_MD5[name]:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".zip.part")
+    try:
+        urllib.request.urlretrieve(OFFICIAL_URL.format(name=name), partial)
+    except OSError as exc:
+        raise DataError(
+            f"could not download {name}.zip ({exc}); download it yourself and pass its folder as the data path."
+        ) from None
+    if _digest(partial, "md5") != OFFICIAL_MD5[name]:
+        partial.unlink(missing_ok=True)
+        raise DataError(f"the downloaded {name}.zip does not match its official checksum; try again later.")
+    partial.replace(target)
+    return target
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fingerprint(source: Path) -> str:
+    if source.is_file():
+        return _digest(source, "sha256")
+    h = hashlib.sha256()
+    for png in sorted(source.rglob("*.png")):
+        stat = png.stat()
+        h.update(f"{png.relative_to(source)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _read_cache(path: Path) -> OmniglotSplit | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return OmniglotSplit(data["images"], tuple(str(c) for c in data["characters"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def _write_cache(path: Path, split: OmniglotSplit) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, images=split.images, characters=np.array(split.characters))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def _decode_source(source: Path, name: str, alphabets: Sequence[str] | None, per_alphabet: int | None) -> OmniglotSplit:
+    groups: dict[str, list[tuple[str, bytes]]] = {}
+    try:
+        for relative, read in _png_files(source, name):
+            parts = relative.split("/")
+            if len(parts) != 3 or (alphabets is not None and parts[0] not in alphabets):
+                continue
+            groups.setdefault(f"{parts[0]}/{parts[1]}", []).append((relative, read()))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise DataError(f"{source} is damaged and cannot be read ({exc}).") from None
+    if per_alphabet is not None:
+        by_alphabet: dict[str, list[str]] = {}
+        for character in sorted(groups):
+            by_alphabet.setdefault(character.split("/")[0], []).append(character)
+        groups = {c: groups[c] for chars in by_alphabet.values() for c in chars[:per_alphabet]}
+    if not groups:
+        raise DataError(f"{source} contains no Omniglot character images.")
+    counts = {len(v) for v in groups.values()}
+    if len(counts) != 1:
+        raise DataError(f"{source}: characters have different numbers of drawings ({sorted(counts)}).")
+    characters = tuple(sorted(groups))
+    raw = np.stack([decode_png(data, file) for c in characters for file, data in sorted(groups[c])])
+    images = resize_ink(raw, IMAGE_SIZE)
+    return OmniglotSplit(images.reshape(len(characters), counts.pop(), IMAGE_SIZE, IMAGE_SIZE), characters)
+
+
+def _png_files(source: Path, name: str) -> Iterator[tuple[str, object]]:
+    """(path below the split folder, reader) of every PNG, from a zip or a folder."""
+    if source.is_file():
+        with zipfile.ZipFile(source) as archive:
+            for entry in archive.namelist():
+                if entry.endswith(".png") and entry.startswith(f"{name}/"):
+                    yield entry[len(name) + 1 :], (lambda e=entry: archive.read(e))
+    else:
+        for png in source.rglob("*.png"):
+            yield png.relative_to(source).as_posix(), png.read_bytes
+
+
+def decode_png(data: bytes, source: str = "image") -> np.ndarray:
+    """A non-interlaced 1- or 8-bit grayscale PNG as a uint8 array (1-bit: 0/1, 8-bit: 0..255)."""
+    if not data.startswith(_PNG_SIGNATURE):
+        raise DataError(f"{source} is not a PNG image.")
+    pos, idat, header = 8, [], None
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            idat.append(chunk)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if header is None or not idat:
+        raise DataError(f"{source} is a damaged PNG image.")
+    width, height, depth, color, _, _, interlace = header
+    if color != 0 or depth not in (1, 8) or interlace:
+        raise DataError(f"{source} is not a 1- or 8-bit grayscale PNG; Omniglot images are one-bit.")
+    if (width, height) != (SOURCE_SIZE, SOURCE_SIZE):
+        raise DataError(f"{source} is {width}×{height} pixels; Omniglot images are {SOURCE_SIZE}×{SOURCE_SIZE}.")
+    stride = (width * depth + 7) // 8
+    try:
+        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
+    except zlib.error as exc:
+        raise DataError(f"{source} is a damaged PNG image ({exc}).") from None
+    if raw.size != height * (stride + 1):
+        raise DataError(f"{source} is a damaged PNG image (truncated pixel data).")
+    rows = _unfilter(raw.reshape(height, stride + 1))
+    if depth == 1:
+        return np.unpackbits(rows, axis=1)[:, :width]
+    return rows
+
+
+def _unfilter(rows: np.ndarray) -> np.ndarray:
+    """Undo PNG scanline filters (one byte per pixel step, as for ≤ 8-bit grayscale)."""
+    filters, out = rows[:, 0], rows[:, 1:].astype(np.int32)
+    if not filters.any():
+        return out.astype(np.uint8)
+    for r, kind in enumerate(filters):
+        up = out[r - 1] if r else np.zeros_like(out[r])
+        line = out[r]
+        if kind == 2:
+            line[:] = (line + up) & 255
+        elif kind in (1, 3, 4):
+            for c in range(line.size):
+                left = line[c - 1] if c else 0
+                upper_left = up[c - 1] if c else 0
+                if kind == 1:
+                    pred = left
+                elif kind == 3:
+                    pred = (left + up[c]) // 2
+                else:
+                    p = left + up[c] - upper_left
+                    pa, pb, pc = abs(p - left), abs(p - up[c]), abs(p - upper_left)
+                    pred = left if pa <= pb and pa <= pc else up[c] if pb <= pc else upper_left
+                line[c] = (line[c] + pred) & 255
+        elif kind != 0:
+            raise DataError(f"unknown PNG filter type {kind}.")
+    return out.astype(np.uint8)
+
+
+def box_matrix(source: int, target: int) -> np.ndarray:
+    """(target, source) area-averaging resampling matrix (PIL's BOX filter)."""
+    scale = source / target
+    edges = np.arange(target + 1) * scale
+    pixels = np.arange(source)
+    overlap = np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels)
+    return np.clip(overlap, 0, None) / scale
+
+
+def downsample(ink: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Ink images (..., H, W) in [0, 1] → (..., size, size) float32 by area averaging."""
+    rows = box_matrix(ink.shape[-2], size).astype(np.float32)
+    cols = box_matrix(ink.shape[-1], size).astype(np.float32)
+    return np.matmul(np.matmul(rows, ink.astype(np.float32)), cols.T)
+
+
+def resize_ink(raw: np.ndarray, size: int) -> np.ndarray:
+    """One-bit drawings (N, H, W) with 1 = paper → (N, size, size) uint8 ink (255 = stroke)."""
+    small = downsample(1.0 - raw.astype(np.float32), size)
+    return np.clip(np.rint(small * 255), 0, 255).astype(np.uint8)

@@ -1,0 +1,290 @@
+"""The Classification tab: a sampled Omniglot task or the user's own drawings, with each
+initialization's class probabilities before and after 1…k adaptation steps, side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mamlviz.core.errors import MamlvizError
+from mamlviz.core.fewshot_demo import DemoTask, FewShotDemo
+from mamlviz.gui.classification.canvas import DrawingCanvas
+from mamlviz.gui.classification.widgets import QueryResult, Thumbnail
+
+DRAW_HINT = "Draw at least one example for every class (+ keep stores it and frees the canvas), then a query."
+
+
+class ClassificationTab(QWidget):
+    """Sampled task view and drawing view; `predictions_changed` fires after each adaptation."""
+
+    predictions_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.demo: FewShotDemo | None = None
+        self.task: DemoTask | None = None
+        self.predictions: dict[str, np.ndarray] = {}
+        self.drawn_predictions: dict[str, np.ndarray] = {}
+        self.seed = 0
+        self.query_results: list[QueryResult] = []
+        self.class_canvases: list[DrawingCanvas] = []
+        self.kept: list[list[np.ndarray]] = []
+        self.kept_labels: list[QLabel] = []
+        self.kept_rows: list[QHBoxLayout] = []
+
+        self.sampled_button = QRadioButton("Sampled task")
+        self.draw_button = QRadioButton("Draw your own")
+        self.sampled_button.setChecked(True)
+        modes = QButtonGroup(self)
+        modes.addButton(self.sampled_button, 0)
+        modes.addButton(self.draw_button, 1)
+        modes.idToggled.connect(self._mode_toggled)
+        self.new_task_button = QPushButton("New task")
+        self.new_task_button.clicked.connect(self.new_task)
+        self.steps_spin = QSpinBox(minimum=1, maximum=20, value=3, prefix="k = ", suffix=" steps")
+        self.steps_spin.valueChanged.connect(self._steps_changed)
+        self.step_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=3, value=3)
+        self.step_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.step_slider.valueChanged.connect(self._show_step)
+        self.step_label = QLabel()
+        self.status = QLabel("Load an Omniglot initialization to classify characters.")
+        self.status.setWordWrap(True)
+
+        controls = QHBoxLayout()
+        for widget in (self.sampled_button, self.draw_button, self.new_task_button, self.steps_spin):
+            controls.addWidget(widget)
+        controls.addWidget(QLabel("show:"))
+        controls.addWidget(self.step_slider, 1)
+        controls.addWidget(self.step_label)
+
+        self.support_box = QGroupBox("Support set: one row per class")
+        self.support_grid = QGridLayout(self.support_box)
+        self.queries_box = QGroupBox("Queries: dashed = before adaptation, filled = after the chosen step")
+        self.queries_row = QHBoxLayout(self.queries_box)
+        sampled = QWidget()
+        sampled_layout = QHBoxLayout(sampled)
+        sampled_layout.addWidget(self.support_box)
+        sampled_layout.addWidget(self.queries_box, 1)
+
+        self.drawing = QWidget()
+        self.drawing_layout = QVBoxLayout(self.drawing)
+        self.classes_row = QHBoxLayout()
+        self.query_canvas = DrawingCanvas()
+        self.query_canvas.stroke_finished.connect(self.classify_drawings)
+        self.drawn_result = QueryResult([], None)
+        clear_all = QPushButton("Clear all drawings")
+        clear_all.clicked.connect(self.clear_drawings)
+        query_box = QGroupBox("Query: draw a character to classify")
+        query_layout = QHBoxLayout(query_box)
+        query_layout.addWidget(self.query_canvas)
+        query_layout.addWidget(self.drawn_result, 1)
+        self.drawing_layout.addLayout(self.classes_row)
+        self.drawing_layout.addWidget(query_box)
+        self.drawing_layout.addWidget(clear_all, 0, Qt.AlignmentFlag.AlignLeft)
+
+        self.pages = QStackedWidget()
+        for page in (sampled, self.drawing):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(page)
+            self.pages.addWidget(scroll)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addWidget(self.pages, 1)
+        self._update_step_label()
+
+    # --- setters (numpy only) ---------------------------------------------------------------
+
+    def set_demo(self, demo: FewShotDemo) -> None:
+        """Use these initializations (and their meta-test pool, if any); samples a first task."""
+        self.demo = demo
+        self._build_drawing_classes(demo.ways, list(demo.inits))
+        self.new_task_button.setEnabled(demo.pool is not None)
+        if demo.pool is None:
+            self.draw_button.setChecked(True)
+            self.status.setText("No Omniglot data loaded: draw your own task. " + DRAW_HINT)
+        else:
+            self.new_task()
+
+    def set_task(self, support: np.ndarray, queries: np.ndarray, query_labels: np.ndarray | None = None) -> None:
+        """Show support (N, K, 28, 28) and queries (M, 28, 28), ink in [0, 1]; clears predictions."""
+        labels = np.full(len(queries), -1) if query_labels is None else np.asarray(query_labels)
+        self.task = DemoTask(np.asarray(support), np.asarray(queries), labels)
+        _clear_layout(self.support_grid)
+        for c, drawings in enumerate(self.task.support):
+            self.support_grid.addWidget(QLabel(f"class {c + 1}"), c, 0)
+            for k, ink in enumerate(drawings):
+                self.support_grid.addWidget(Thumbnail(ink, 2), c, k + 1)
+        _clear_layout(self.queries_row)
+        names = list(self.demo.inits) if self.demo else []
+        self.query_results = [QueryResult(names, ink) for ink in self.task.queries]
+        for result in self.query_results:
+            self.queries_row.addWidget(result)
+        self.queries_row.addStretch()
+        self.predictions = {}
+
+    def set_predictions(self, predictions: dict[str, np.ndarray]) -> None:
+        """Probabilities (steps + 1, M, N) of the current task's queries per initialization name."""
+        self.predictions = predictions
+        steps = next(iter(predictions.values())).shape[0] - 1 if predictions else self.steps_spin.value()
+        self.step_slider.setMaximum(steps)
+        self._show_step()
+        self.predictions_changed.emit()
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def new_task(self) -> None:
+        """Sample a fresh meta-test task and adapt every initialization to it."""
+        if self.demo is None or self.demo.pool is None:
+            return
+        self.seed += 1
+        task = self.demo.sample_task(self.seed)
+        self.set_task(task.support, task.queries, task.query_labels)
+        self._run(lambda: self.demo.predict_task(self.task, self.steps_spin.value()), self.set_predictions)
+        if not self.status.text().startswith("error"):
+            self.status.setText(
+                f"Task {self.seed}: {self.demo.ways}-way {self.demo.shots}-shot from the meta-test alphabets."
+            )
+
+    def classify_drawings(self) -> None:
+        """Adapt to the drawn support set and classify the drawn query (after every stroke)."""
+        if self.demo is None:
+            return
+        support, labels = [], []
+        for c, canvas in enumerate(self.class_canvases):
+            drawings = self.kept[c] + ([] if canvas.is_empty() else [canvas.image()])
+            support += drawings
+            labels += [c] * len(drawings)
+        missing = [c + 1 for c in range(self.demo.ways) if c not in labels]
+        if missing or self.query_canvas.is_empty():
+            self.status.setText(DRAW_HINT + (f" Missing: class {missing[0]}." if missing else ""))
+            return
+        query = self.query_canvas.image()[None]
+        self._run(
+            lambda: self.demo.predict(np.stack(support), np.array(labels), query, self.steps_spin.value()),
+            self._show_drawn,
+        )
+
+    def clear_drawings(self) -> None:
+        for canvas in [*self.class_canvases, self.query_canvas]:
+            canvas.clear()
+        self.kept = [[] for _ in self.class_canvases]
+        self._update_kept_labels()
+        self.drawn_predictions = {}
+        self.status.setText(DRAW_HINT)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _run(self, compute, show) -> None:
+        try:
+            result = compute()
+        except MamlvizError as exc:
+            self.status.setText(f"error: {exc}")
+            return
+        self.status.setText("")
+        show(result)
+
+    def _show_drawn(self, predictions: dict[str, np.ndarray]) -> None:
+        self.drawn_predictions = predictions
+        self.step_slider.setMaximum(next(iter(predictions.values())).shape[0] - 1)
+        self._show_step()
+        self.status.setText("Adapted to your drawings.")
+        self.predictions_changed.emit()
+
+    def _build_drawing_classes(self, ways: int, names: list[str]) -> None:
+        _clear_layout(self.classes_row)
+        self.class_canvases, self.kept_labels, self.kept_rows = [], [], []
+        for c in range(ways):
+            box = QGroupBox(f"class {c + 1}")
+            column = QVBoxLayout(box)
+            canvas = DrawingCanvas()
+            canvas.stroke_finished.connect(self.classify_drawings)
+            keep = QPushButton("+ keep")
+            keep.setToolTip("Keep this drawing as an example and draw another one")
+            keep.clicked.connect(lambda _=False, c=c: self._keep(c))
+            kept = QLabel()
+            thumbnails = QHBoxLayout()
+            column.addWidget(canvas)
+            column.addWidget(keep)
+            column.addWidget(kept)
+            column.addLayout(thumbnails)
+            column.addStretch()
+            self.classes_row.addWidget(box)
+            self.class_canvases.append(canvas)
+            self.kept_labels.append(kept)
+            self.kept_rows.append(thumbnails)
+        self.classes_row.addStretch()
+        self.drawn_result.deleteLater()
+        self.drawn_result = QueryResult(names, None)
+        self.drawn_result.setMaximumWidth(320)
+        self.query_canvas.parentWidget().layout().addWidget(self.drawn_result, 1)
+        self.clear_drawings()
+
+    def _keep(self, c: int) -> None:
+        canvas = self.class_canvases[c]
+        if canvas.is_empty():
+            self.status.setText(f"The canvas of class {c + 1} is empty: draw something first.")
+            return
+        self.kept[c].append(canvas.image())
+        canvas.clear()
+        self._update_kept_labels()
+        self.classify_drawings()
+
+    def _update_kept_labels(self) -> None:
+        for label, row, kept in zip(self.kept_labels, self.kept_rows, self.kept, strict=True):
+            label.setText(f"{len(kept)} kept")
+            _clear_layout(row)
+            for ink in kept[-3:]:
+                row.addWidget(Thumbnail(ink, 1))
+
+    def _mode_toggled(self, mode: int, checked: bool) -> None:
+        if checked:
+            self.pages.setCurrentIndex(mode)
+            self.new_task_button.setVisible(mode == 0)
+            self._show_step()
+
+    def _steps_changed(self, steps: int) -> None:
+        self.step_slider.setMaximum(steps)
+        self.step_slider.setValue(steps)
+        if self.draw_button.isChecked():
+            self.classify_drawings()
+        elif self.task is not None and self.demo is not None:
+            self._run(lambda: self.demo.predict_task(self.task, steps), self.set_predictions)
+
+    def _show_step(self) -> None:
+        step = self.step_slider.value()
+        self._update_step_label()
+        if self.task is not None:
+            for q, result in enumerate(self.query_results):
+                truth = int(self.task.query_labels[q]) if self.task.query_labels[q] >= 0 else None
+                for name, probabilities in self.predictions.items():
+                    result.show_step(name, probabilities[:, q], min(step, len(probabilities) - 1), truth)
+        for name, probabilities in self.drawn_predictions.items():
+            self.drawn_result.show_step(name, probabilities[:, 0], min(step, len(probabilities) - 1), None)
+
+    def _update_step_label(self) -> None:
+        step = self.step_slider.value()
+        self.step_label.setText("before adaptation" if step == 0 else f"after {step} step{'s' * (step > 1)}")
+
+
+def _clear_layout(layout) -> None:
+    while layout.count():
+        item = layout.takeAt(0)
+        if item.widget() is not None:
+            item.widget().deleteLater()

@@ -1,0 +1,104 @@
+"""Small painted pieces of the Classification tab: character thumbnails and probability bars."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+LEARNER_COLORS = {"MAML": QColor(31, 119, 180), "pretrained": QColor(255, 127, 14)}
+OTHER_COLOR = QColor(110, 110, 110)
+
+
+def learner_color(name: str) -> QColor:
+    return LEARNER_COLORS.get(name, OTHER_COLOR)
+
+
+def ink_pixmap(ink: np.ndarray, scale: int = 2) -> QPixmap:
+    """A (28, 28) ink image in [0, 1] as dark strokes on white, enlarged `scale` times."""
+    gray = np.ascontiguousarray(255 - np.clip(ink * 255, 0, 255).astype(np.uint8))
+    image = QImage(gray.data, gray.shape[1], gray.shape[0], gray.shape[1], QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(image.scaled(gray.shape[1] * scale, gray.shape[0] * scale))
+
+
+class Thumbnail(QLabel):
+    """One character drawing."""
+
+    def __init__(self, ink: np.ndarray, scale: int = 2, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPixmap(ink_pixmap(ink, scale))
+        self.setStyleSheet("border: 1px solid #aaa;")
+        self.setFixedSize(self.sizeHint())
+
+
+class ProbabilityBars(QWidget):
+    """N bars: filled = probabilities after the chosen step, outline = before adaptation; ✓ under the truth."""
+
+    def __init__(self, color: QColor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.color = color
+        self.before: np.ndarray | None = None
+        self.after: np.ndarray | None = None
+        self.truth: int | None = None
+        self.setMinimumSize(110, 56)
+
+    def set_values(self, before: np.ndarray, after: np.ndarray, truth: int | None) -> None:
+        self.before, self.after, self.truth = np.asarray(before), np.asarray(after), truth
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self.after is None or self.before is None:
+            return
+        painter = QPainter(self)
+        ways = len(self.after)
+        label_height = 13
+        height = self.height() - label_height - 2
+        width = self.width() / ways
+        best = int(np.argmax(self.after))
+        for c in range(ways):
+            left = c * width + 2
+            bar_width = width - 4
+            filled = float(self.after[c]) * height
+            fill = QColor(self.color)
+            fill.setAlpha(255 if c == best else 130)
+            painter.fillRect(QRectF(left, height - filled, bar_width, filled), fill)
+            painter.setPen(QPen(QColor(90, 90, 90), 1, Qt.PenStyle.DashLine))
+            outline = float(self.before[c]) * height
+            painter.drawRect(QRectF(left, height - outline, bar_width, outline))
+            painter.setPen(QColor(0, 130, 0) if c == self.truth else self.palette().text().color())
+            text = f"{c + 1}✓" if c == self.truth else str(c + 1)
+            painter.drawText(QRectF(c * width, height + 1, width, label_height), Qt.AlignmentFlag.AlignCenter, text)
+        painter.end()
+
+
+class QueryResult(QWidget):
+    """A query (thumbnail, if given) with each learner's bars and its answer, e.g. 'MAML: 3 (87%) ✓'."""
+
+    def __init__(self, names: list[str], ink: np.ndarray | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        if ink is not None:
+            row = QHBoxLayout()
+            row.addStretch()
+            row.addWidget(Thumbnail(ink, 2))
+            row.addStretch()
+            layout.addLayout(row)
+        self.bars: dict[str, ProbabilityBars] = {}
+        self.answers: dict[str, QLabel] = {}
+        for name in names:
+            answer = QLabel(name)
+            answer.setStyleSheet(f"color: {learner_color(name).name()};")
+            bars = ProbabilityBars(learner_color(name))
+            layout.addWidget(answer)
+            layout.addWidget(bars)
+            self.bars[name], self.answers[name] = bars, answer
+
+    def show_step(self, name: str, probabilities: np.ndarray, step: int, truth: int | None) -> None:
+        """`probabilities` (steps + 1, N) of this query; shows step `step` against step 0."""
+        after = probabilities[step]
+        guess = int(np.argmax(after))
+        mark = "" if truth is None else (" ✓" if guess == truth else " ✗")
+        self.answers[name].setText(f"{name}: class {guess + 1} ({100 * after[guess]:.0f}%){mark}")
+        self.bars[name].set_values(probabilities[0], after, truth)

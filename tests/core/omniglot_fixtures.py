@@ -1,0 +1,87 @@
+"""Tiny synthetic Omniglot archives (real PNG files, standard layout) for fast loader, CLI and GUI tests."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "omniglot"
+"""The real archives (../shared/data/omniglot/ from the project root), read but never written."""
+
+
+def paeth(left: int, up: int, upper_left: int) -> int:
+    p = left + up - upper_left
+    pa, pb, pc = abs(p - left), abs(p - up), abs(p - upper_left)
+    return left if pa <= pb and pa <= pc else up if pb <= pc else upper_left
+
+
+def filter_row(kind: int, row: np.ndarray, previous: np.ndarray) -> bytes:
+    """PNG-filter one scanline of bytes (one byte per pixel step) with filter `kind` 0..4."""
+    out = []
+    for c, value in enumerate(row.astype(int)):
+        left, up = (int(row[c - 1]) if c else 0), int(previous[c])
+        upper_left = int(previous[c - 1]) if c else 0
+        predictor = [0, left, up, (left + up) // 2, paeth(left, up, upper_left)][kind]
+        out.append((value - predictor) % 256)
+    return bytes([kind, *out])
+
+
+def png_bytes(pixels: np.ndarray, depth: int = 1, filters: tuple[int, ...] = (0,)) -> bytes:
+    """Encode a (H, W) array (0/1 for depth 1, 0..255 for depth 8) as a grayscale PNG; row r uses
+    filter type filters[r % len(filters)]."""
+    height, width = pixels.shape
+    rows = np.packbits(pixels.astype(np.uint8), axis=1) if depth == 1 else pixels.astype(np.uint8)
+    if filters == (0,):
+        raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    else:
+        previous = [np.zeros_like(rows[0]), *rows[:-1]]
+        raw = b"".join(filter_row(filters[r % len(filters)], rows[r], previous[r]) for r in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def drawing(rng: np.random.Generator, size: int = 105) -> np.ndarray:
+    """A one-bit 'character': a few thick random strokes, 1 = paper, 0 = ink."""
+    paper = np.ones((size, size), np.uint8)
+    for _ in range(3):
+        r, c = rng.integers(10, size - 30, 2)
+        length, vertical = rng.integers(15, 30), rng.random() < 0.5
+        if vertical:
+            paper[r : r + length, c : c + 5] = 0
+        else:
+            paper[r : r + 5, c : c + length] = 0
+    return paper
+
+
+def make_archive(
+    folder: Path, name: str, alphabets: int = 2, characters: int = 3, drawers: int = 20, size: int = 105
+) -> Path:
+    """Write `folder/name.zip` laid out like the official archive; returns its path."""
+    rng = np.random.default_rng(len(name))
+    path = folder / f"{name}.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for a in range(alphabets):
+            for c in range(characters):
+                base = drawing(rng, size)
+                for d in range(drawers):
+                    jitter = np.roll(base, tuple(rng.integers(-3, 4, 2)), axis=(0, 1))
+                    archive.writestr(
+                        f"{name}/Alpha{a}/character{c + 1:02d}/{a}{c:03d}_{d + 1:02d}.png", png_bytes(jitter)
+                    )
+    return path
+
+
+def make_omniglot(folder: Path, **kwargs: int) -> Path:
+    """Both split archives in `folder`; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("images_background", "images_evaluation"):
+        make_archive(folder, name, **kwargs)
+    return folder

@@ -1,0 +1,57 @@
+"""`mamlviz train --domain omniglot` and `mamlviz eval` on a tiny synthetic Omniglot copy."""
+
+import json
+
+import pytest
+
+from mamlviz.cli import main
+from mamlviz.core.checkpoint import load_initialization
+from tests.core.omniglot_fixtures import make_omniglot
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMLVIZ_CACHE", str(tmp_path / "cache"))
+
+
+def test_train_eval_info_omniglot(tmp_path, capsys):
+    data = make_omniglot(tmp_path / "omniglot", characters=3)
+    out = tmp_path / "o.safetensors"
+    args = ["train", "--domain", "omniglot", "--ways", "3", "--shots", "1", "--iters", "2", "--meta-batch", "2"]
+    args += ["--val-tasks", "4"]
+    assert main([*args, "--data", str(data), "--out", str(out)]) == 0
+    assert main(["eval", str(out), "--tasks", "8", "--steps", "2", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["results"]
+    assert (row["ways"], row["shots"], row["n_tasks"], row["inner_lr"]) == (3, 1, 8, 0.4)
+    assert len(row["mean"]) == 3
+    assert all(0 <= acc <= 1 for acc in row["mean"])
+    assert main(["eval", str(out), "--tasks", "8", "--steps", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "query accuracy (%) on 8 meta-test tasks" in table
+    assert "3w1s" in table
+    assert main(["info", str(out)]) == 0
+    assert "conv 4×64" in capsys.readouterr().out
+
+
+def test_twenty_ways_take_the_papers_twenty_way_settings(tmp_path):
+    data = make_omniglot(tmp_path / "omniglot", characters=3)
+    out = tmp_path / "o20.safetensors"
+    args = ["train", "--domain", "omniglot", "--ways", "20", "--iters", "1", "--meta-batch", "1", "--val-tasks", "1"]
+    assert main([*args, "--data", str(data), "--out", str(out)]) == 0
+    config = load_initialization(out).config
+    assert (config.inner_lr, config.inner_steps, config.classification.ways) == (0.1, 5, 20)
+
+
+def test_wrong_data_path_is_one_sentence(tmp_path, capsys):
+    args = ["train", "--domain", "omniglot", "--iters", "1", "--out", str(tmp_path / "o.safetensors")]
+    assert main([*args, "--data", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: Omniglot data folder")
+    assert err.splitlines()[-1].endswith("does not exist.")
+
+
+def test_damaged_archive_is_one_sentence(tmp_path, capsys):
+    (tmp_path / "images_background.zip").write_bytes(b"PK\x03\x04 this is not really a zip archive")
+    args = ["train", "--domain", "omniglot", "--iters", "1", "--out", str(tmp_path / "o.safetensors")]
+    assert main([*args, "--data", str(tmp_path)]) == 2
+    assert "is damaged and cannot be read" in capsys.readouterr().err
