@@ -11,16 +11,18 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabWidget
 
 from mamlviz.core.checkpoint import Initialization, load_initialization, save_initialization
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.device import describe, resolve_device
 from mamlviz.core.errors import CheckpointError, MamlvizError
+from mamlviz.core.fewshot_demo import FewShotDemo
 from mamlviz.core.model import init_params
 from mamlviz.core.playground import make_probe, random_truth, sample_points
 from mamlviz.core.tasks import default_generator
 from mamlviz.core.train import Trainer
+from mamlviz.gui.classification import ClassificationTab
 from mamlviz.gui.controls import PRESETS, ControlsPanel
 from mamlviz.gui.dialogs import about_box, error_box
 from mamlviz.gui.monitor import TrainingMonitor
@@ -29,7 +31,7 @@ from mamlviz.gui.sessions import Session, load_session, save_session
 from mamlviz.gui.style import display_name
 from mamlviz.gui.worker import TrainingChunk, TrainingWorker
 from mamlviz.progress import format_duration
-from mamlviz.resources import SHIPPED_MAML, SHIPPED_PRETRAINED, resource_path
+from mamlviz.resources import SHIPPED_MAML, SHIPPED_OMNIGLOT_MAML, SHIPPED_PRETRAINED, resource_path
 
 INIT_FILTER = "Initializations (*.safetensors *.pt);;All files (*)"
 SESSION_FILTER = "mamlviz sessions (*.json);;All files (*)"
@@ -60,6 +62,8 @@ class MainWindow(QMainWindow):
     training_finished = Signal()
     chunk_received = Signal(object)
     error_shown = Signal(str)
+    classification_loaded = Signal(object)
+    """A FewShotDemo (or the MamlvizError that prevented it), loaded off the GUI thread."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -75,7 +79,15 @@ class MainWindow(QMainWindow):
         self.controls = ControlsPanel()
         self.playground = PlaygroundPanel()
         self.monitor = TrainingMonitor()
-        self.setCentralWidget(self.playground)
+        self.classification = ClassificationTab()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.playground, "Sinusoid playground")
+        self.tabs.addTab(self.classification, "Classification (Omniglot)")
+        self.tabs.setTabToolTip(1, "Few-shot Omniglot: a sampled 5-way 1-shot task, or characters you draw yourself")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.classification_loaded.connect(self._on_classification_loaded)
+        self.classification_loader: threading.Thread | None = None
+        self.setCentralWidget(self.tabs)
         self.controls_dock = self._dock(
             "Controls", self._scrolling(self.controls), Qt.DockWidgetArea.LeftDockWidgetArea
         )
@@ -96,6 +108,30 @@ class MainWindow(QMainWindow):
         self.playground.truth = truth
         self.playground.points = sample_points(truth, 5, (-5.0, 5.0), self.rng)
         self.playground.set_inits({name: init.params for name, init in self.inits.items()})
+
+    # ---- classification tab ---------------------------------------------------------------------------------------
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.classification and self.classification_loader is None:
+            self.classification.status.setText("Loading the shipped Omniglot initialization and meta-test alphabets…")
+            self.classification_loader = threading.Thread(target=self._load_classification, daemon=True)
+            self.classification_loader.start()
+
+    def _load_classification(self) -> None:
+        """Worker thread: the shipped Omniglot init, with its stored data folder when that still exists."""
+        try:
+            path = resource_path(SHIPPED_OMNIGLOT_MAML)
+            data = load_initialization(path).config.classification.data
+            self.classification_loaded.emit(
+                FewShotDemo.from_files({"MAML": path}, data if Path(data).is_dir() else None)
+            )
+        except (MamlvizError, OSError) as exc:
+            self.classification_loaded.emit(exc)
+
+    def _on_classification_loaded(self, result: object) -> None:
+        if isinstance(result, FewShotDemo):
+            self.classification.set_demo(result)
+        else:
+            self.classification.status.setText(f"The Omniglot demo could not be loaded: {result}")
 
     # ---- layout -------------------------------------------------------------------------------------------------
     @staticmethod
