@@ -82,8 +82,11 @@ class MainWindow(QMainWindow):
         self.classification = ClassificationTab()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.playground, "Sinusoid playground")
-        self.tabs.addTab(self.classification, "Classification (Omniglot)")
-        self.tabs.setTabToolTip(1, "Few-shot Omniglot: a sampled 5-way 1-shot task, or characters you draw yourself")
+        classification_area = QScrollArea()
+        classification_area.setWidget(self.classification)
+        classification_area.setWidgetResizable(True)
+        self.classification_index = self.tabs.addTab(classification_area, "Classification (Omniglot)")
+        self.tabs.setTabToolTip(self.classification_index, "Few-shot Omniglot: sampled tasks or your own drawings")
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.classification_loaded.connect(self._on_classification_loaded)
         self.classification_loader: threading.Thread | None = None
@@ -111,7 +114,7 @@ class MainWindow(QMainWindow):
 
     # ---- classification tab ---------------------------------------------------------------------------------------
     def _on_tab_changed(self, index: int) -> None:
-        if self.tabs.widget(index) is self.classification and self.classification_loader is None:
+        if index == self.classification_index and self.classification_loader is None:
             self.classification.status.setText("Loading the shipped Omniglot initialization and meta-test alphabets…")
             self.classification_loader = threading.Thread(target=self._load_classification, daemon=True)
             self.classification_loader.start()

@@ -4,6 +4,6 @@
 def test_switching_to_the_tab_loads_the_demo(window, qtbot):
     assert window.classification.demo is None
     with qtbot.waitSignal(window.classification_loaded, timeout=60_000):
-        window.tabs.setCurrentWidget(window.classification)
+        window.tabs.setCurrentIndex(window.classification_index)
     assert window.classification.demo is not None
     assert "MAML" in window.classification.demo.inits
