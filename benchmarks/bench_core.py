@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.model import init_params
 from mamlviz.core.tasks import default_generator, sample_tasks
-from mamlviz.core.train import Learner, Trainer
+from mamlviz.core.train import Learner, Trainer, gradient_for
 
 
 def loop_meta_step(theta, optimizer, batch, lr, steps, first_order):
@@ -55,11 +55,11 @@ def rate(step, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-def measure(algo: str, steps: int, seconds: float) -> tuple[float, float]:
+def measure(algo: str, steps: int, seconds: float, compile: bool) -> tuple[float, float]:
     cfg = TrainConfig(algo=algo, inner_steps=steps)
     gen = default_generator(0)
     batches = [sample_tasks(cfg.task, cfg.meta_batch, gen) for _ in range(16)]
-    learner = Learner(algo, cfg, init_params(cfg.model, gen), torch.device("cpu"))
+    learner = Learner(algo, cfg, init_params(cfg.model, gen), torch.device("cpu"), gradient_for(algo, cfg, compile))
     counter = iter(range(10**9))
 
     def batched():
@@ -78,15 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
     parser.add_argument("--full", action="store_true", help="also time a full 70k-iteration MAML run")
+    parser.add_argument("--compile", action="store_true", help="batched path through torch.compile (as --compile)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, 1 thread, paper config, {args.seconds:.0f} s per measurement")
+    mode = "torch.compile" if args.compile else "eager"
+    print(f"torch {torch.__version__}, 1 thread, paper config, batched {mode}, {args.seconds:.0f} s per measurement")
     print(f"{'algorithm':<22}{'batched it/s':>14}{'loop it/s':>12}{'ratio':>9}")
     for algo, steps in (("maml", 1), ("maml", 5), ("fomaml", 1)):
-        batched, looped = measure(algo, steps, args.seconds)
+        batched, looped = measure(algo, steps, args.seconds, args.compile)
         print(f"{f'{algo}, {steps} inner step(s)':<22}{batched:>14.1f}{looped:>12.1f}{batched / looped:>8.1f}x")
     if args.full:
-        trainer = Trainer(TrainConfig(val_every=10_000))
+        trainer = Trainer(TrainConfig(val_every=10_000), compile=args.compile)
         start = time.perf_counter()
         for _ in trainer.iterate():
             pass

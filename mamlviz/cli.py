@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--cosine", action="store_true", help="cosine annealing of the meta learning rate (Reptile: ε)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
+    train.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the (FO-)MAML meta-gradient: ~15 s to compile, then about 2x faster on CPU",
+    )
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
     train.add_argument("--val-tasks", type=_positive_int, default=defaults.val_tasks, help="validation tasks")
     train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
@@ -184,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot write {args.out}: folder {args.out.parent} does not exist.")
     if args.domain == "omniglot":
         print("loading Omniglot (decoded once, then cached)", file=sys.stderr)
-    trainer = Trainer(cfg, device=device)
+    trainer = Trainer(cfg, device=device, compile=args.compile)
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
     bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)

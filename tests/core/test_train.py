@@ -61,3 +61,13 @@ def test_non_finite_loss_stops_with_iteration_and_keeps_finite_params():
 def test_invalid_configs_are_refused(change, message):
     with pytest.raises(ConfigError, match=message):
         Trainer(dataclasses.replace(TINY, **change))
+
+
+@pytest.mark.slow
+def test_compiled_meta_gradient_matches_eager():
+    cfg = dataclasses.replace(TINY, iterations=3)
+    eager, compiled = Trainer(cfg), Trainer(cfg, compile=True)
+    for _ in zip(eager.iterate(), compiled.iterate(), strict=True):
+        pass
+    for name, value in eager.snapshot()["maml"].items():
+        torch.testing.assert_close(compiled.snapshot()["maml"][name], value, rtol=1e-4, atol=1e-6)
