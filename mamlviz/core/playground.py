@@ -6,6 +6,7 @@ torch math lives in widgets. Several initializations are adapted side by side, k
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from mamlviz.core.algorithms import sgd_steps
+from mamlviz.core.algorithms import InnerLoop, sgd_steps
 from mamlviz.core.config import TaskConfig
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import Params, forward, mse_per_task
@@ -75,24 +76,32 @@ def adapt_all(
     lr: float,
     steps: int,
     truth: Truth | None = None,
+    loops: Mapping[str, InnerLoop] | None = None,
 ) -> dict[str, ModelCurves]:
-    """Adapt every initialization with `steps` plain SGD steps (rate `lr`) on the (K, 2) points.
+    """Adapt every initialization with `steps` SGD steps (rate `lr`) on the (K, 2) points.
 
-    Initializations of the same architecture are stacked along the task dimension and adapted
+    `loops[name]` says how an init adapts (ANIL: the head only; Meta-SGD, MAML++ LSLR: its learned
+    step sizes, which take precedence over `lr`); without one, plain SGD on every parameter.
+    Initializations of the same architecture and loop are stacked along the task dimension and adapted
     in one batched call (one click adapts every listed model at once).
     """
     points = check_points(points)
     if not (math.isfinite(lr) and lr > 0) or steps < 0:
         raise ConfigError(f"adaptation needs a positive learning rate and steps >= 0, got {lr}, {steps}.")
+    loops = loops or {}
+    if any(loops[name].task_inputs for name in inits if name in loops):
+        raise ConfigError("an initialization that needs the task's amplitude and phase (the oracle) cannot adapt here.")
     target = truth(grid) if truth is not None else None
     groups: dict[tuple, list[str]] = {}
     for name, theta in inits.items():
+        loop = loops.get(name, InnerLoop())
         signature = tuple((k, tuple(v.shape), v.dtype, v.device) for k, v in theta.items())
-        groups.setdefault(signature, []).append(name)
+        groups.setdefault((signature, loop.adapted, name if loop.learned_lrs else None), []).append(name)
     curves: dict[str, ModelCurves] = {}
     for names in groups.values():
         stacked = {k: torch.stack([inits[n][k].detach() for n in names]) for k in inits[names[0]]}
-        predictions, support_loss = _adapt_batch(stacked, points, grid, lr, steps if len(points) else 0)
+        loop = dataclasses.replace(loops.get(names[0], InnerLoop()), lr=lr)
+        predictions, support_loss = _adapt_batch(stacked, points, grid, loop, steps if len(points) else 0)
         for i, name in enumerate(names):
             true_mse = None if target is None else ((predictions[:, i] - target) ** 2).mean(axis=1)
             curves[name] = ModelCurves(predictions[:, i], support_loss[:, i] if len(points) else np.zeros(0), true_mse)
@@ -100,7 +109,7 @@ def adapt_all(
 
 
 def _adapt_batch(
-    theta: Params, points: np.ndarray, grid: np.ndarray, lr: float, steps: int
+    theta: Params, points: np.ndarray, grid: np.ndarray, lr: float | InnerLoop, steps: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """θ with a leading model dimension M: (steps + 1, M, G) predictions and (steps + 1, M) support MSE."""
     reference = next(iter(theta.values()))
@@ -110,7 +119,8 @@ def _adapt_batch(
     with torch.no_grad():
         xy = as_tensor(points).expand(n_models, -1, -1)
         x, y = xy[..., :1], xy[..., 1:]
-        trajectory = sgd_steps(theta, x, y, lr, steps) if len(points) else [theta]
+        loop = lr.to(reference) if isinstance(lr, InnerLoop) else lr
+        trajectory = sgd_steps(theta, x, y, loop, steps) if len(points) else [theta]
         every = {k: torch.cat([p[k] for p in trajectory]) for k in theta}
         total = every[next(iter(every))].shape[0]
         predictions = forward(every, grid_x.expand(total, -1, -1))[..., 0].reshape(len(trajectory), n_models, -1)

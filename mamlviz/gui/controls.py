@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from mamlviz.core.config import ALGORITHMS, ModelConfig, TaskConfig, TrainConfig, parse_hidden
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.playground import Truth
+from mamlviz.gui.compare import CompareList
 from mamlviz.gui.style import display_name
 
 PRESETS = {
@@ -164,8 +165,14 @@ class AdaptControls(QGroupBox):
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Adaptation (plain SGD)", parent)
-        self.lr = _double_spin(0.0001, 1.0, 0.01, 4, "Learning rate α of the test-time SGD steps (the paper: 0.01).")
+        super().__init__("Adaptation (SGD)", parent)
+        self.lr = _double_spin(
+            0.0001,
+            1.0,
+            0.01,
+            4,
+            "Learning rate α of the test-time SGD steps (the paper: 0.01); Meta-SGD and MAML++ use their learned ones.",
+        )
         self.steps = QSlider(Qt.Orientation.Horizontal)
         self.steps.setRange(0, 50)
         self.steps.setValue(10)
@@ -291,14 +298,15 @@ class TrainingControls(QGroupBox):
 
 
 class ControlsPanel(QWidget):
-    """The three groups stacked."""
+    """The groups stacked: task, adaptation, initializations compared, training."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.task = TaskControls()
         self.adapt = AdaptControls()
+        self.compare = CompareList()
         self.training = TrainingControls()
         layout = QVBoxLayout(self)
-        for group in (self.task, self.adapt, self.training):
+        for group in (self.task, self.adapt, self.compare, self.training):
             layout.addWidget(group)
         layout.addStretch(1)

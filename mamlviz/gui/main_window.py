@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabWidget
 
+from mamlviz.core.algorithms import InnerLoop, inner_loop_for
 from mamlviz.core.checkpoint import Initialization, load_initialization, save_initialization
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.device import describe, resolve_device
@@ -31,28 +33,56 @@ from mamlviz.gui.sessions import Session, load_session, save_session
 from mamlviz.gui.style import display_name
 from mamlviz.gui.worker import TrainingChunk, TrainingWorker
 from mamlviz.progress import format_duration
-from mamlviz.resources import SHIPPED_MAML, SHIPPED_OMNIGLOT_MAML, SHIPPED_PRETRAINED, resource_path
+from mamlviz.resources import SHIPPED_FAMILY, SHIPPED_MAML, SHIPPED_OMNIGLOT_MAML, SHIPPED_PRETRAINED, resource_path
 
 INIT_FILTER = "Initializations (*.safetensors *.pt);;All files (*)"
 SESSION_FILTER = "mamlviz sessions (*.json);;All files (*)"
 MAX_RECENT = 8
 STOP_WAIT_MS = 1000
+DEFAULT_SHOWN = ("maml", "pretrained")
 
 
 def shipped_initializations() -> tuple[dict[str, Initialization], str]:
-    """The shipped MAML and pretrained initializations, or seeded random ones (with a note) if missing."""
+    """The shipped MAML and pretrained initializations (seeded random ones, with a note, if missing), then the
+    shipped family inits that adapt from points alone (the oracle, which needs the task's parameters, is left out)."""
     try:
         inits = {
             name: load_initialization(resource_path(file))
             for name, file in (("maml", SHIPPED_MAML), ("pretrained", SHIPPED_PRETRAINED))
         }
-        return inits, "shipped"
+        source = "shipped"
     except (FileNotFoundError, CheckpointError):
         config = TrainConfig()
         params = init_params(config.model, default_generator(0))
-        return {
-            name: Initialization(params, config, name) for name in ("maml", "pretrained")
-        }, "random (no shipped files)"
+        inits = {name: Initialization(params, config, name) for name in ("maml", "pretrained")}
+        source = "random (no shipped files)"
+    for file in SHIPPED_FAMILY:
+        name = file.removesuffix("_sinusoid.safetensors").replace("mamlpp", "maml++")
+        try:
+            init = load_initialization(resource_path(file))
+        except (FileNotFoundError, CheckpointError):
+            continue
+        if init.algorithm != "oracle":
+            inits[name] = init
+    return inits, source
+
+
+def playground_loop(init: Initialization) -> InnerLoop:
+    """How an initialization adapts in the playground (α itself comes from the slider)."""
+    return inner_loop_for(init.config, init.inner_lrs, algo=init.algorithm)
+
+
+def init_tooltip(name: str, init: Initialization) -> str:
+    """Algorithm, training length and, when stored, the 5-shot evaluation after 1 / 5 / 10 steps."""
+    text = f"{display_name(name)}: {init.algorithm}, {init.iterations:,} meta-iterations"
+    mse = init.metrics.get("eval_K5", {}).get("mse") if isinstance(init.metrics.get("eval_K5"), dict) else None
+    if mse and len(mse) > 10:
+        text += f"\n5-shot MSE after 1 / 5 / 10 steps: {mse[1]:.2f} / {mse[5]:.2f} / {mse[10]:.2f}"
+    if init.inner_lrs:
+        text += "\nAdapts with its learned step sizes."
+    if init.algorithm == "anil":
+        text += "\nAdapts only the last layer."
+    return text
 
 
 class MainWindow(QMainWindow):
@@ -103,14 +133,14 @@ class MainWindow(QMainWindow):
         self._wire()
         if self.settings.value("window_state") is not None:  # docks and toolbar as the user left them
             self.restoreState(self.settings.value("window_state"))
-        inits, source = shipped_initializations()
-        self.inits = inits
-        self.set_init_source(source)
+        self.inits, source = shipped_initializations()
+        self.primary = "maml"
+        """The meta-learned initialization exported by default: the one trained or opened last."""
         self._update_run_state()
         truth = self.controls.task.truth()
         self.playground.truth = truth
         self.playground.points = sample_points(truth, 5, (-5.0, 5.0), self.rng)
-        self.playground.set_inits({name: init.params for name, init in self.inits.items()})
+        self._use_inits(source, shown=DEFAULT_SHOWN)
 
     # ---- classification tab ---------------------------------------------------------------------------------------
     def _on_tab_changed(self, index: int) -> None:
@@ -296,6 +326,7 @@ class MainWindow(QMainWindow):
             lambda: self.playground.set_adaptation(adapt.lr.value(), adapt.steps.value(), adapt.show_steps.isChecked())
         )
         self.playground.problem.connect(lambda message: self.show_error("Support points refused", message))
+        self.controls.compare.changed.connect(self._show_ticked)
 
     # ---- playground ---------------------------------------------------------------------------------------------
     def random_task(self) -> None:
@@ -314,12 +345,24 @@ class MainWindow(QMainWindow):
         self.init_source = source
         self.status_labels["init"].setText(f"Init: {source}")
 
-    def _use_inits(self, source: str) -> None:
+    def _use_inits(self, source: str, shown: Iterable[str] | None = None) -> None:
+        """List `self.inits` in the compare list (ticked: `shown`, else as before) and show the ticked ones."""
         self.set_init_source(source)
-        self.playground.set_inits({name: init.params for name, init in self.inits.items()})
+        compare = self.controls.compare
+        shown = compare.shown() if shown is None else shown
+        tips = {name: init_tooltip(name, init) for name, init in self.inits.items()}
+        compare.set_entries(tips, shown, self.primary if self.primary in self.inits else None)
+
+    def _show_ticked(self) -> None:
+        shown = [name for name in self.controls.compare.shown() if name in self.inits]
+        self.playground.set_inits(
+            {name: self.inits[name].params for name in shown},
+            {name: playground_loop(self.inits[name]) for name in shown},
+        )
 
     def meta_name(self) -> str:
-        return next((name for name in self.inits if name != "pretrained"), "maml")
+        """The initialization to export: the highlighted row, else the one trained or opened last."""
+        return self.controls.compare.current() or self.primary
 
     # ---- errors -------------------------------------------------------------------------------------------------
     def show_error(self, title: str, message: str, details: str = "") -> None:
@@ -388,7 +431,8 @@ class MainWindow(QMainWindow):
         self.trainer = None
         self.monitor.losses.clear()
         self.inits, source = shipped_initializations()
-        self._use_inits(source)
+        self.primary = "maml"
+        self._use_inits(source, shown=DEFAULT_SHOWN)
         self.status_labels["iteration"].setText("it 0 / 0")
         for key in ("rate", "eta", "loss"):
             self.status_labels[key].setText("")
@@ -411,7 +455,10 @@ class MainWindow(QMainWindow):
             metrics = {"validation": dict(trainer.last_validation)}
             for name, params in chunk.snapshot.items():
                 self.inits[name] = Initialization(params, trainer.cfg, name, trainer.iteration, metrics)
-            self._use_inits(f"trained here ({trainer.iteration:,} it)")
+            self.primary = trainer.cfg.algo
+            self._use_inits(
+                f"trained here ({trainer.iteration:,} it)", {*self.controls.compare.shown(), *chunk.snapshot}
+            )
         self.chunk_received.emit(chunk)
 
     def _on_diverged(self, message: str) -> None:
@@ -488,7 +535,9 @@ class MainWindow(QMainWindow):
             return False
         name = init.algorithm if init.algorithm != "unknown" else Path(path).stem
         self.inits[name] = init
-        self._use_inits(f"{Path(path).name}")
+        if name != "pretrained":
+            self.primary = name
+        self._use_inits(f"{Path(path).name}", {*self.controls.compare.shown(), name})
         self._remember(Path(path))
         return True
 
@@ -528,6 +577,7 @@ class MainWindow(QMainWindow):
             "log_y": self.monitor.losses.log_y.isChecked(),
             "last_n": self.monitor.losses.last_n.value(),
             "sample_k": self.controls.task.shots.value(),
+            "shown": self.controls.compare.shown(),
         }
         return Session(config, self.playground.truth, self.playground.points, view, dict(self.inits))
 
@@ -587,7 +637,7 @@ class MainWindow(QMainWindow):
             adapt.show_steps.isChecked(),
         )
         pg_state.points = session.points
-        self._use_inits("session")
+        self._use_inits("session", [str(name) for name in view.get("shown", DEFAULT_SHOWN)])
 
     def plot_targets(self) -> dict[str, str]:
         return {"playground": "Playground", "test-time": "Test-time MSE", "losses": "Loss curves", "probe": "Probe fit"}

@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
+from mamlviz.core.algorithms import InnerLoop
 from mamlviz.core.errors import MamlvizError
 from mamlviz.core.model import Params
 from mamlviz.core.playground import ModelCurves, Truth, adapt_all, check_points
@@ -38,6 +39,7 @@ class PlaygroundPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
         self.inits: dict[str, Params] = {}
+        self.loops: dict[str, InnerLoop] = {}
         self.truth: Truth | None = None
         self.points = np.zeros((0, 2))
         self.lr, self.steps, self.show_steps = 0.01, 10, False
@@ -51,8 +53,9 @@ class PlaygroundPanel(QWidget):
         editor.point_selected.connect(self._select)
         self.plot.delete_requested.connect(self.remove_selected)
 
-    def set_inits(self, inits: Mapping[str, Params]) -> None:
-        self.inits = dict(inits)
+    def set_inits(self, inits: Mapping[str, Params], loops: Mapping[str, InnerLoop] | None = None) -> None:
+        """The initializations to adapt, and how each adapts (plain SGD on every parameter when not given)."""
+        self.inits, self.loops = dict(inits), dict(loops or {})
         self.refresh()
 
     def set_truth(self, truth: Truth | None) -> None:
@@ -98,7 +101,7 @@ class PlaygroundPanel(QWidget):
     def refresh(self) -> None:
         """Adapt every initialization on the points and redraw."""
         try:
-            self.curves = adapt_all(self.inits, self.points, GRID, self.lr, self.steps, self.truth)
+            self.curves = adapt_all(self.inits, self.points, GRID, self.lr, self.steps, self.truth, self.loops)
         except MamlvizError as exc:
             self.problem.emit(str(exc))
             return

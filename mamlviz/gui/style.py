@@ -5,11 +5,29 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPen
 
-BASE_COLORS = {"maml": "#0072B2", "fomaml": "#009E73", "pretrained": "#D55E00"}
-EXTRA_COLORS = ("#CC79A7", "#56B4E9", "#E69F00", "#000000")
+BASE_COLORS = {
+    "maml": "#0072B2",
+    "fomaml": "#009E73",
+    "pretrained": "#D55E00",
+    "anil": "#CC79A7",
+    "reptile": "#E69F00",
+    "metasgd": "#56B4E9",
+    "maml++": "#882255",
+    "oracle": "#000000",
+}
+EXTRA_COLORS = ("#44AA99", "#999933", "#AA4499", "#332288")
 TRUTH_COLOR = "#666666"
 POINT_BRUSH = "#F0E442"
-DISPLAY_NAMES = {"maml": "MAML", "fomaml": "FO-MAML", "pretrained": "Pretrained"}
+DISPLAY_NAMES = {
+    "maml": "MAML",
+    "fomaml": "FO-MAML",
+    "pretrained": "Pretrained",
+    "anil": "ANIL",
+    "reptile": "Reptile",
+    "metasgd": "Meta-SGD",
+    "maml++": "MAML++",
+    "oracle": "Oracle",
+}
 
 
 def display_name(name: str) -> str:

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from mamlviz.core.algorithms import InnerLoop
 from mamlviz.core.config import ModelConfig, TaskConfig
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import init_params, make_mlp
@@ -79,3 +80,42 @@ def test_probe_is_seeded_and_fit_has_three_rows(inits):
     assert fit.shape == (3, len(probe.grid))
     full = adapt_all({"m": inits["maml"]}, probe.points, probe.grid, 0.01, 5)["m"].predictions
     np.testing.assert_allclose(fit, full[[0, 1, 5]])
+
+
+def _loop_reference(theta, points, grid, steps, step_size, adapted):
+    """Autograd SGD on an nn.Sequential where parameter `name` moves by step_size(name) · grad, only if adapted."""
+    net = make_mlp(ModelConfig(hidden=(16, 16))).double()
+    net.load_state_dict(theta)
+    x, y = torch.tensor(points[:, :1]), torch.tensor(points[:, 1:])
+    for _ in range(steps):
+        net.zero_grad()
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        with torch.no_grad():
+            for name, param in net.named_parameters():
+                if name in adapted:
+                    param -= step_size(name) * param.grad
+    with torch.no_grad():
+        return net(torch.tensor(grid)[:, None])[:, 0].numpy()
+
+
+def test_adapt_all_uses_each_inits_loop_head_only_and_learned_step_sizes(inits):
+    points = np.array([[-2.0, 1.0], [0.5, -0.3], [3.0, 2.2], [4.0, -1.0]])
+    grid = np.linspace(-5, 5, 30)
+    names = tuple(inits["maml"])
+    learned = {
+        k: torch.rand(1, *v.shape, generator=default_generator(3), dtype=torch.float64) * 0.1
+        for k, v in inits["maml"].items()
+    }
+    loops = {"maml": InnerLoop(learned_lrs=learned), "pretrained": InnerLoop(adapted=names[-2:])}
+    curves = adapt_all(inits, points, grid, lr=0.05, steps=3, loops=loops)
+    expected_learned = _loop_reference(inits["maml"], points, grid, 3, lambda k: learned[k][0], names)
+    expected_head = _loop_reference(inits["pretrained"], points, grid, 3, lambda k: 0.05, names[-2:])
+    np.testing.assert_allclose(curves["maml"].predictions[-1], expected_learned, atol=1e-9)
+    np.testing.assert_allclose(curves["pretrained"].predictions[-1], expected_head, atol=1e-9)
+    plain = adapt_all(inits, points, grid, lr=0.05, steps=3)
+    assert not np.allclose(plain["pretrained"].predictions[-1], expected_head)
+
+
+def test_adapt_all_refuses_an_init_that_needs_task_inputs(inits):
+    with pytest.raises(ConfigError, match="oracle"):
+        adapt_all(inits, np.zeros((1, 2)), np.zeros(3), 0.01, 1, loops={"maml": InnerLoop(task_inputs=True)})
