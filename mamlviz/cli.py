@@ -12,6 +12,7 @@ from pathlib import Path
 from mamlviz.core.config import (
     ALGORITHMS,
     DOMAINS,
+    EVAL_SEED,
     ORACLE_INPUTS,
     ClassificationConfig,
     ModelConfig,
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--ways", type=_positive_int, help="omniglot: classes per task (default: as trained)")
     evaluate.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: as trained)")
-    evaluate.add_argument("--seed", type=int, default=1234, help="seed of the test tasks (default %(default)s)")
+    evaluate.add_argument("--seed", type=int, default=EVAL_SEED, help="seed of the test tasks (default %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     info = sub.add_parser("info", help="show the metadata of an initialization file")
@@ -241,9 +242,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from mamlviz.core.algorithms import inner_loop_for
     from mamlviz.core.checkpoint import load_initialization
-    from mamlviz.core.evaluate import evaluate
+    from mamlviz.core.evaluate import evaluate_initialization
 
     inits = [load_initialization(path) for path in args.files]
     domains = {init.config.domain for init in inits}
@@ -255,9 +255,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     lr = args.inner_lr or DOMAIN_DEFAULTS["sinusoid"]["inner_lr"]
     results = []
     for path, init in zip(args.files, inits, strict=True):
-        loop = inner_loop_for(init.config, init.inner_lrs, lr, algo=init.algorithm)
-        for shots in args.shots or [5, 10]:
-            curve = evaluate(init.params, init.config.task, shots, steps, args.tasks, loop, args.seed)
+        for curve in evaluate_initialization(init, args.shots or [5, 10], steps, args.tasks, lr, args.seed):
             results.append({"file": str(path), "algorithm": init.algorithm, **curve.to_dict()})
     if args.json:
         print(json.dumps({"inner_lr": lr, "steps": steps, "results": results}, indent=2))

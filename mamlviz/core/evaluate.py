@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from mamlviz.core.algorithms import InnerLoop, sgd_steps, with_task_inputs
-from mamlviz.core.config import TaskConfig
+from mamlviz.core.algorithms import InnerLoop, inner_loop_for, sgd_steps, with_task_inputs
+from mamlviz.core.checkpoint import Initialization
+from mamlviz.core.config import EVAL_SEED, TaskConfig
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import Params, expand_to_tasks, forward, mse_per_task
 from mamlviz.core.tasks import TaskBatch, default_generator, query_grid, sample_tasks, sinusoid
@@ -128,3 +130,12 @@ def evaluate(
     tasks = eval_tasks(cfg, shots, n_tasks, seed)
     theta = {k: v.to(tasks.support_x.dtype) for k, v in theta.items()}
     return summarize(shots, mse_after_steps(theta, tasks, lr, steps))
+
+
+def evaluate_initialization(
+    init: Initialization, shots: Sequence[int], steps: int, n_tasks: int = 600, lr: float = 0.01, seed: int = EVAL_SEED
+) -> list[EvalCurve]:
+    """`mamlviz eval` of a sinusoid initialization: one curve per K, adapting the init's own way
+    (step size `lr` unless it learned its own; ANIL: the head only)."""
+    loop = inner_loop_for(init.config, init.inner_lrs, lr, algo=init.algorithm)
+    return [evaluate(init.params, init.config.task, k, steps, n_tasks, loop, seed) for k in shots]

@@ -25,6 +25,7 @@ from mamlviz.core.playground import make_probe, random_truth, sample_points
 from mamlviz.core.tasks import default_generator
 from mamlviz.core.train import Trainer
 from mamlviz.gui.classification import ClassificationTab
+from mamlviz.gui.compare_table import ComparisonDialog
 from mamlviz.gui.controls import PRESETS, ControlsPanel
 from mamlviz.gui.dialogs import about_box, error_box
 from mamlviz.gui.monitor import TrainingMonitor
@@ -257,6 +258,12 @@ class MainWindow(QMainWindow):
         self.clear_action = a(
             "Clear points", lambda: self.playground.set_points([]), "Ctrl+Shift+Backspace", "Remove every support point"
         )
+        self.compare_action = a(
+            "Compare ticked initializations…",
+            lambda: self.compare_initializations(),
+            "Ctrl+T",
+            "Evaluate the ticked initializations on 600 tasks (K = 5 and 10), as `mamlviz eval` does",
+        )
         self.about_action = a("About mamlviz", lambda: self._about(), None, "Versions and device")
         for action in (self.random_action, self.sample_action):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -291,6 +298,8 @@ class MainWindow(QMainWindow):
             presets.addAction(name, lambda n=name: self.controls.training.apply_preset(n))
         playground = bar.addMenu("&Playground")
         playground.addActions([self.random_action, self.sample_action, self.clear_action])
+        playground.addSeparator()
+        playground.addAction(self.compare_action)
         view = bar.addMenu("&View")
         view.addAction(self.controls_dock.toggleViewAction())
         view.addAction(self.monitor_dock.toggleViewAction())
@@ -363,6 +372,17 @@ class MainWindow(QMainWindow):
     def meta_name(self) -> str:
         """The initialization to export: the highlighted row, else the one trained or opened last."""
         return self.controls.compare.current() or self.primary
+
+    def compare_initializations(self) -> ComparisonDialog | None:
+        """Open the comparison table of the ticked initializations (evaluated off the GUI thread)."""
+        names = self.controls.compare.shown()
+        if not names:
+            self.show_error("Nothing to compare", "Tick at least one initialization in the Initializations list.")
+            return None
+        self.comparison = ComparisonDialog(self)
+        self.comparison.evaluate({name: self.inits[name] for name in names})
+        self.comparison.show()
+        return self.comparison
 
     # ---- errors -------------------------------------------------------------------------------------------------
     def show_error(self, title: str, message: str, details: str = "") -> None:

@@ -1,14 +1,18 @@
 """The compare list: shipped family initializations ticked into the playground, each adapting its own way."""
 
+import json
+
 import numpy as np
 import torch
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
 
+from mamlviz.cli import main
 from mamlviz.core.algorithms import inner_loop_for
 from mamlviz.core.checkpoint import load_initialization
 from mamlviz.core.playground import adapt_all
 from mamlviz.gui.playground_panel import GRID
+from mamlviz.resources import SHIPPED_MAML, resource_path
 
 
 def _click_checkbox(qtbot, compare, name):
@@ -77,3 +81,33 @@ def test_a_session_remembers_which_inits_are_shown(window, tmp_path):
     assert window.open_session(str(tmp_path / "s.json"))
     assert window.controls.compare.shown() == ["maml", "reptile"]
     assert set(window.playground.curves) == {"maml", "reptile"}
+
+
+def test_the_comparison_table_shows_the_numbers_mamlviz_eval_prints(window, qtbot, capsys):
+    window.controls.compare.set_shown("metasgd", True)
+    window.controls.compare.set_shown("pretrained", False)
+    dialog = window.compare_initializations()
+    with qtbot.waitSignal(dialog.evaluated, timeout=60_000):
+        pass
+    assert [(name, curve.shots) for name, curve in dialog.rows] == [
+        ("maml", 5),
+        ("maml", 10),
+        ("metasgd", 5),
+        ("metasgd", 10),
+    ]
+    files = [str(resource_path(SHIPPED_MAML)), str(resource_path("metasgd_sinusoid.safetensors"))]
+    assert main(["eval", *files, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)["results"]
+    for (_, curve), row in zip(dialog.rows, printed, strict=True):
+        np.testing.assert_allclose(curve.mean, row["mean"])
+        assert curve.diverged == row["diverged"]
+    assert dialog.table.item(0, 3).text() == f"{printed[0]['mean'][1]:.3f} ± {printed[0]['ci95'][1]:.3f}"
+    assert dialog.table.rowCount() == 6  # four measured rows and the paper's two
+
+
+def test_comparing_nothing_says_what_to_do(window, qtbot):
+    for name in window.controls.compare.shown():
+        window.controls.compare.set_shown(name, False)
+    with qtbot.waitSignal(window.error_shown) as signal:
+        assert window.compare_initializations() is None
+    assert "Tick at least one" in signal.args[0]
