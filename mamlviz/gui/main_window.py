@@ -21,13 +21,14 @@ from mamlviz.core.device import describe, resolve_device
 from mamlviz.core.errors import CheckpointError, MamlvizError
 from mamlviz.core.fewshot_demo import FewShotDemo
 from mamlviz.core.model import init_params
-from mamlviz.core.playground import make_probe, random_truth, sample_points
+from mamlviz.core.playground import Truth, make_probe, random_truth, sample_points
 from mamlviz.core.tasks import default_generator
 from mamlviz.core.train import Trainer
 from mamlviz.gui.classification import ClassificationTab
 from mamlviz.gui.compare_table import ComparisonDialog
 from mamlviz.gui.controls import PRESETS, ControlsPanel
 from mamlviz.gui.dialogs import about_box, error_box
+from mamlviz.gui.insights import InsightsPanel
 from mamlviz.gui.monitor import TrainingMonitor
 from mamlviz.gui.playground_panel import GRID, PlaygroundPanel
 from mamlviz.gui.sessions import Session, load_session, save_session
@@ -126,6 +127,13 @@ class MainWindow(QMainWindow):
             "Controls", self._scrolling(self.controls), Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.monitor_dock = self._dock("Training monitor", self.monitor, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.insights = InsightsPanel()
+        self.insights_dock = self._dock("Insights", self.insights, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.insights_dock.setToolTip(
+            "Why the MAML family differs: gradient flow, feature reuse, stability, task map, α"
+        )
+        self.insights_dock.hide()  # View ▸ Insights (Ctrl+I): the playground keeps the room until asked
+        self.insights_dock.visibilityChanged.connect(self._size_insights)
         self.resizeDocks([self.controls_dock, self.monitor_dock], [300, 430], Qt.Orientation.Horizontal)
         self._build_status_bar()
         self._build_actions()
@@ -142,6 +150,11 @@ class MainWindow(QMainWindow):
         self.playground.truth = truth
         self.playground.points = sample_points(truth, 5, (-5.0, 5.0), self.rng)
         self._use_inits(source, shown=DEFAULT_SHOWN)
+
+    def _size_insights(self, visible: bool) -> None:
+        """A third of the window's height when the dock appears, so the playground stays the largest panel."""
+        if visible and not self.insights_dock.isFloating():
+            self.resizeDocks([self.insights_dock], [max(260, self.height() // 3)], Qt.Orientation.Vertical)
 
     # ---- classification tab ---------------------------------------------------------------------------------------
     def _on_tab_changed(self, index: int) -> None:
@@ -303,6 +316,12 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         view.addAction(self.controls_dock.toggleViewAction())
         view.addAction(self.monitor_dock.toggleViewAction())
+        self.insights_action = insights_toggle = self.insights_dock.toggleViewAction()
+        insights_toggle.setShortcut(QKeySequence("Ctrl+I"))
+        insights_toggle.setToolTip(
+            "Show the Insights panel: gradient flow, feature reuse, stability, task map, α (Ctrl+I)"
+        )
+        view.addAction(insights_toggle)
         view.addSeparator()
         self.log_y_action = view.addAction("Log-scale loss axis")
         self.log_y_action.setCheckable(True)
@@ -324,6 +343,8 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.random_action, self.sample_action, self.clear_action])
         toolbar.addSeparator()
         toolbar.addActions([self.open_init_action, self.export_init_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.compare_action, self.insights_action])
 
     def _wire(self) -> None:
         task, adapt = self.controls.task, self.controls.adapt
@@ -336,12 +357,22 @@ class MainWindow(QMainWindow):
         )
         self.playground.problem.connect(lambda message: self.show_error("Support points refused", message))
         self.controls.compare.changed.connect(self._show_ticked)
+        self.playground.updated.connect(lambda: self.insights.set_support(self.playground.points))
+        adapt.changed.connect(lambda: self.insights.set_adaptation(adapt.lr.value(), adapt.steps.value()))
+        self.insights.task_chosen.connect(self.choose_task)
 
     # ---- playground ---------------------------------------------------------------------------------------------
     def random_task(self) -> None:
         truth = random_truth(TrainConfig().task, self.rng)
         self.controls.task.set_truth(truth)
         self.playground.set_truth(self.controls.task.truth())
+
+    def choose_task(self, amplitude: float, phase: float) -> None:
+        """Make (A, φ) the true task (a task-map click), with K fresh points on it."""
+        self.controls.task.set_truth(Truth(amplitude, phase))
+        self.playground.set_truth(self.controls.task.truth())
+        self.sample_points(self.controls.task.shots.value())
+        self.tabs.setCurrentWidget(self.playground)
 
     def sample_points(self, k: int) -> None:
         truth = self.playground.truth
@@ -368,6 +399,7 @@ class MainWindow(QMainWindow):
             {name: self.inits[name].params for name in shown},
             {name: playground_loop(self.inits[name]) for name in shown},
         )
+        self.insights.set_initializations({name: self.inits[name] for name in shown})
 
     def meta_name(self) -> str:
         """The initialization to export: the highlighted row, else the one trained or opened last."""
@@ -476,6 +508,7 @@ class MainWindow(QMainWindow):
             for name, params in chunk.snapshot.items():
                 self.inits[name] = Initialization(params, trainer.cfg, name, trainer.iteration, metrics)
             self.primary = trainer.cfg.algo
+            self.insights.add_training_snapshot(trainer.iteration, chunk.snapshot[trainer.cfg.algo], trainer.cfg)
             self._use_inits(
                 f"trained here ({trainer.iteration:,} it)", {*self.controls.compare.shown(), *chunk.snapshot}
             )
@@ -723,5 +756,6 @@ class MainWindow(QMainWindow):
             self.worker.stop()
             if not self.worker.wait(STOP_WAIT_MS):
                 self.worker.wait()
+        self.insights.stop(STOP_WAIT_MS / 1000)
         self.settings.setValue("window_state", self.saveState())
         event.accept()

@@ -42,3 +42,6 @@ class FeatureReuseView(QWidget):
             self.bars[name] = bar
         item.getAxis("bottom").setTicks([list(enumerate(labels))])
         item.setXRange(-0.6, len(labels) - 0.4, padding=0)
+        item.legend.setColumnCount(max(len(changes), 1))
+        heights = np.concatenate([[1e-12], *self.changes.values()])
+        item.setYRange(0, 1.3 * heights[np.isfinite(heights)].max(), padding=0)  # room for the legend row

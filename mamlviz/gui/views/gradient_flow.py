@@ -25,16 +25,19 @@ class GradientFlowView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.norm_plot = plot_widget("Meta-gradient norm per layer", "meta-iteration", "‖∇‖")
+        self.norm_plot = plot_widget(
+            "Meta-gradient norm per layer (solid: exact, dashed: first-order)", "meta-iteration", "‖∇‖"
+        )
         self.norm_plot.getPlotItem().setLogMode(False, True)
         self.cosine_plot = plot_widget("cos(second-order, first-order meta-gradient)", "meta-iteration", "cosine")
-        self.cosine_plot.setYRange(-1.05, 1.05)
+        self.cosine_plot.setYRange(-1.3, 1.3, padding=0)  # room for the labels at ±1 in a short plot
+        self.cosine_plot.getPlotItem().getAxis("left").setTicks([[(-1.0, "−1"), (0.0, "0"), (1.0, "1")]])
         self.cosine_plot.setXLink(self.norm_plot)
         layout = QVBoxLayout(self)
         layout.addWidget(self.norm_plot, 2)
         layout.addWidget(self.cosine_plot, 1)
         self.cosine_curve = self.cosine_plot.plot(
-            pen=pg.mkPen("#999999", width=1), symbol="o", symbolSize=4, symbolBrush="#999999", name="cosine"
+            pen=pg.mkPen("#999999", width=1), symbol="o", symbolSize=4, symbolBrush="#999999"
         )
         self.second_curves: dict[str, pg.PlotDataItem] = {}
         self.first_curves: dict[str, pg.PlotDataItem] = {}
@@ -67,7 +70,8 @@ class GradientFlowView(QWidget):
                 color = LAYER_COLORS[i % len(LAYER_COLORS)]
                 self.second_curves[label] = self.norm_plot.plot(pen=pg.mkPen(color, width=1), name=label)
                 dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-                self.first_curves[label] = self.norm_plot.plot(pen=dashed, name=f"{label} (1st order)")
+                self.first_curves[label] = self.norm_plot.plot(pen=dashed)
+            self.norm_plot.getPlotItem().legend.setColumnCount(len(labels))
         self.iterations.append(iteration)
         self.second.append(np.asarray(second_order, dtype=float))
         self.first.append(np.asarray(first_order, dtype=float))

@@ -28,6 +28,7 @@ class LrSensitivityView(QWidget):
         self.steps.setPrefix("after ")
         self.steps.setSuffix(" steps")
         self.steps.setRange(0, 0)
+        self.steps.valueChanged.connect(lambda n: self.steps.setSuffix(" step" if n == 1 else " steps"))
         self.steps.valueChanged.connect(self._redraw)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Adaptation:"))

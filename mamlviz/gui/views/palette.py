@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
@@ -23,9 +25,28 @@ def color(name: str) -> QColor:
     return QColor(COLORS.get(key, EXTRA[sum(map(ord, name)) % len(EXTRA)]))
 
 
+class LogAxis(pg.AxisItem):
+    """Log-mode ticks that do not crowd: pyqtgraph's whole-decade ticks when it finds at least two, else three
+    levels (powers of ten; 2 and 5 times them; the other multiples), the finer ones labelled only while they fit.
+    pyqtgraph's own fallback puts every multiple 1…9 in one level, all labelled."""
+
+    def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:
+        powers = [(spacing, values) for spacing, values in stdTicks if spacing >= 1.0]
+        if sum(len(values) for _, values in powers) >= 2:
+            return powers
+
+        def multiples(factors: tuple[int, ...]) -> list[float]:
+            decades = range(math.floor(minVal), math.ceil(maxVal))
+            ticks = (d + math.log10(f) for d in decades for f in factors)
+            return [t for t in ticks if minVal <= t <= maxVal]
+
+        return [(None, multiples((1,))), (None, multiples((2, 5))), (None, multiples((3, 4, 6, 7, 8, 9)))]
+
+
 def plot_widget(title: str, bottom: str, left: str) -> pg.PlotWidget:
-    """A plot with a title, axis labels, a light grid, no context menu and a legend."""
-    widget = pg.PlotWidget()
+    """A plot with a title, axis labels (uncrowded in log mode), a light grid, no context menu and a legend
+    on a translucent background."""
+    widget = pg.PlotWidget(axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")})
     item = widget.getPlotItem()
     item.setTitle(title, size="10pt")
     item.setLabel("bottom", bottom)
@@ -34,5 +55,5 @@ def plot_widget(title: str, bottom: str, left: str) -> pg.PlotWidget:
     item.setMenuEnabled(False)
     item.hideButtons()
     item.getAxis("left").enableAutoSIPrefix(False)
-    item.addLegend(offset=(-8, 8), labelTextSize="8pt")
+    item.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
     return widget
