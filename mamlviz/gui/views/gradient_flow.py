@@ -14,9 +14,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from mamlviz.gui.views.palette import EXTRA, plot_widget
+from mamlviz.gui.style import EXTRA_COLORS
+from mamlviz.gui.views.palette import plot_widget
 
-LAYER_COLORS = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", *EXTRA)
+LAYER_COLORS = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", *EXTRA_COLORS)
 
 
 class GradientFlowView(QWidget):

@@ -1,4 +1,4 @@
-"""Colours of initializations in the family views (Okabe–Ito, stable per name)."""
+"""Plot helpers of the family views: colours shared with the playground, uncrowded log axes, plot widgets."""
 
 from __future__ import annotations
 
@@ -7,22 +7,12 @@ import math
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-COLORS = {
-    "maml": "#0072B2",
-    "fomaml": "#009E73",
-    "pretrained": "#D55E00",
-    "anil": "#CC79A7",
-    "reptile": "#E69F00",
-    "metasgd": "#56B4E9",
-    "oracle": "#000000",
-}
-EXTRA = ("#F0E442", "#882255", "#44AA99", "#999933")
+from mamlviz.gui.style import model_color
 
 
 def color(name: str) -> QColor:
-    """The colour of an initialization named `name` (its algorithm, or any label)."""
-    key = name.split()[0].lower() if name else name
-    return QColor(COLORS.get(key, EXTRA[sum(map(ord, name)) % len(EXTRA)]))
+    """The colour of an initialization named `name` (its algorithm, or any label): the playground's colours."""
+    return model_color(name.split()[0].lower() if name else name)
 
 
 class LogAxis(pg.AxisItem):
