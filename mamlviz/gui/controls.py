@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,16 +25,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mamlviz.core.config import ALGORITHMS, ModelConfig, TaskConfig, TrainConfig, parse_hidden
+from mamlviz.core.config import ALGORITHMS, ClassificationConfig, ModelConfig, TaskConfig, TrainConfig, parse_hidden
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.playground import Truth
 from mamlviz.gui.compare import CompareList
 from mamlviz.gui.style import display_name
 
+OMNIGLOT_PAPER = TrainConfig(
+    domain="omniglot",
+    iterations=60_000,
+    inner_lr=0.4,
+    meta_batch=32,
+    val_every=500,
+    classification=ClassificationConfig(ways=5, shots=1),
+)
 PRESETS = {
     "Paper (Finn et al. 2017)": TrainConfig(),
     "Quick demo (3,000 iterations)": TrainConfig(iterations=3000, val_every=500),
+    "Omniglot 5-way 1-shot (Finn et al. 2017)": OMNIGLOT_PAPER,
 }
+DOMAIN_DEFAULTS = {"sinusoid": TrainConfig(), "omniglot": OMNIGLOT_PAPER}
+"""What choosing a domain fills in."""
+CLASSIFICATION_ALGORITHMS = ("maml", "fomaml")
+"""The meta-learners the Omniglot domain trains (the pretrained baseline is trained alongside)."""
 
 
 def _sinusoid_learner(algo: str) -> bool:
@@ -203,9 +217,15 @@ class TrainingControls(QGroupBox):
         self.preset.addItem("Custom")
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Fill every setting from a preset.")
+        self.domain = QComboBox()
+        self.domain.addItem("Sinusoid regression", "sinusoid")
+        self.domain.addItem("Omniglot classification", "omniglot")
+        self.domain.setToolTip(
+            "What to meta-train: the playground's sinusoids, or N-way K-shot Omniglot characters (the Classification "
+            "tab shows the initialization being trained)."
+        )
         self.algorithm = QComboBox()
-        for algo in META_ALGORITHMS:
-            self.algorithm.addItem(display_name(algo), algo)
+        self._list_algorithms(META_ALGORITHMS)
         self.algorithm.setToolTip("Meta-learning algorithm; the pretrained baseline is always trained alongside.")
         self.device = QComboBox()
         self.device.addItem("CPU", "cpu")
@@ -228,9 +248,21 @@ class TrainingControls(QGroupBox):
         self.hidden.setToolTip("Hidden layer sizes, comma separated (the paper: 40,40).")
         self.iterations = _int_spin(1, 1_000_000, defaults.iterations, "Meta-iterations to run.")
         self.seed = _int_spin(0, 2**31 - 1, defaults.seed, "Random seed of the initialization and task stream.")
-        form = QFormLayout(self)
+        self.ways = _int_spin(2, 60, OMNIGLOT_PAPER.classification.ways, "Classes N per Omniglot task (N-way).")
+        self.data = QLineEdit()
+        self.data.setPlaceholderText("empty: download the official archives")
+        self.data.setToolTip("Folder holding images_background.zip and images_evaluation.zip (or their folders).")
+        browse = QPushButton("…")
+        browse.setToolTip("Choose the Omniglot folder")
+        browse.setMaximumWidth(30)
+        browse.clicked.connect(self._browse_data)
+        self.data_row = QHBoxLayout()
+        self.data_row.addWidget(self.data, 1)
+        self.data_row.addWidget(browse)
+        self.form = form = QFormLayout(self)
         for label, widget in (
             ("Preset", self.preset),
+            ("Domain", self.domain),
             ("Algorithm", self.algorithm),
             ("Device", self.device),
             ("α (inner)", self.inner_lr),
@@ -239,11 +271,35 @@ class TrainingControls(QGroupBox):
             ("Meta-batch", self.meta_batch),
             ("K (shots)", self.shots),
             ("Hidden", self.hidden),
+            ("Ways N", self.ways),
+            ("Omniglot data", self.data_row),
             ("Iterations", self.iterations),
             ("Seed", self.seed),
         ):
             form.addRow(label, widget)
         self.preset.activated.connect(self._apply_preset)
+        self.domain.activated.connect(lambda: self.set_config(DOMAIN_DEFAULTS[self.domain.currentData()]))
+        self._show_domain_rows()
+
+    def _list_algorithms(self, algorithms: tuple[str, ...]) -> None:
+        chosen = self.algorithm.currentData()
+        self.algorithm.clear()
+        for algo in algorithms:
+            self.algorithm.addItem(display_name(algo), algo)
+        self.algorithm.setCurrentIndex(max(self.algorithm.findData(chosen), 0))
+
+    def _show_domain_rows(self) -> None:
+        """Hidden sizes for sinusoids; ways and the data folder for Omniglot."""
+        omniglot = self.domain.currentData() == "omniglot"
+        self._list_algorithms(CLASSIFICATION_ALGORITHMS if omniglot else META_ALGORITHMS)
+        self.form.setRowVisible(self.hidden, not omniglot)
+        self.form.setRowVisible(self.ways, omniglot)
+        self.form.setRowVisible(self.data_row, omniglot)
+
+    def _browse_data(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Omniglot folder", self.data.text())
+        if folder:
+            self.data.setText(folder)
 
     def _apply_preset(self, index: int) -> None:
         name = self.preset.itemText(index)
@@ -258,7 +314,11 @@ class TrainingControls(QGroupBox):
         """The settings as a validated config; raises `ConfigError` with one sentence."""
         shots = self.shots.value()
         base = PRESETS.get(self.preset.currentText(), TrainConfig())
+        domain = self.domain.currentData()
+        classification = ClassificationConfig(ways=self.ways.value(), shots=shots, data=self.data.text().strip())
         config = TrainConfig(
+            domain=domain,
+            classification=classification if domain == "omniglot" else ClassificationConfig(),
             algo=self.algorithm.currentData(),
             iterations=self.iterations.value(),
             inner_steps=self.inner_steps.value(),
@@ -274,6 +334,12 @@ class TrainingControls(QGroupBox):
         return config
 
     def set_config(self, config: TrainConfig) -> None:
+        self.domain.setCurrentIndex(self.domain.findData(config.domain))
+        self._show_domain_rows()
+        omniglot = config.domain == "omniglot"
+        self.ways.setValue(config.classification.ways)
+        if config.classification.data:
+            self.data.setText(config.classification.data)
         index = self.algorithm.findData(config.algo)
         if index >= 0:
             self.algorithm.setCurrentIndex(index)
@@ -281,7 +347,7 @@ class TrainingControls(QGroupBox):
         self.meta_lr.setValue(config.meta_lr)
         self.inner_steps.setValue(config.inner_steps)
         self.meta_batch.setValue(config.meta_batch)
-        self.shots.setValue(config.task.shots)
+        self.shots.setValue(config.classification.shots if omniglot else config.task.shots)
         self.hidden.setText(",".join(map(str, config.model.hidden)))
         self.iterations.setValue(config.iterations)
         self.seed.setValue(config.seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -69,6 +70,15 @@ def shipped_initializations() -> tuple[dict[str, Initialization], str]:
     return inits, source
 
 
+def shipped_omniglot_data() -> str:
+    """The Omniglot folder the shipped Omniglot init was trained on, if it exists on this machine, else ''."""
+    try:
+        data = load_initialization(resource_path(SHIPPED_OMNIGLOT_MAML)).config.classification.data
+    except (FileNotFoundError, MamlvizError):
+        return ""
+    return data if data and Path(data).is_dir() else ""
+
+
 def playground_loop(init: Initialization) -> InnerLoop:
     """How an initialization adapts in the playground (α itself comes from the slider)."""
     return inner_loop_for(init.config, init.inner_lrs, algo=init.algorithm)
@@ -94,6 +104,8 @@ class MainWindow(QMainWindow):
     training_finished = Signal()
     chunk_received = Signal(object)
     error_shown = Signal(str)
+    trainer_built = Signal(object)
+    """A Trainer built off the GUI thread (Omniglot), or the error that prevented it."""
     classification_loaded = Signal(object)
     """A FewShotDemo (or the MamlvizError that prevented it), loaded off the GUI thread."""
 
@@ -106,9 +118,13 @@ class MainWindow(QMainWindow):
         self.trainer: Trainer | None = None
         self.last_error: QMessageBox | None = None
         self.train_start = 0.0
+        self.trainer_loader: threading.Thread | None = None
+        self.omniglot_trained: dict[str, Initialization] = {}
+        """Omniglot initializations trained in this app (they live in the Classification tab, not the playground)."""
         self.warm_up: threading.Thread | None = None
         """Background torch warm-up started by the app; training waits for it."""
         self.controls = ControlsPanel()
+        self.controls.training.data.setText(shipped_omniglot_data())
         self.playground = PlaygroundPanel()
         self.monitor = TrainingMonitor()
         self.classification = ClassificationTab()
@@ -121,6 +137,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(self.classification_index, "Few-shot Omniglot: sampled tasks or your own drawings")
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.classification_loaded.connect(self._on_classification_loaded)
+        self.trainer_built.connect(self._on_trainer_built)
         self.classification_loader: threading.Thread | None = None
         self.setCentralWidget(self.tabs)
         self.controls_dock = self._dock(
@@ -166,10 +183,9 @@ class MainWindow(QMainWindow):
     def _load_classification(self) -> None:
         """Worker thread: the shipped Omniglot init, with its stored data folder when that still exists."""
         try:
-            path = resource_path(SHIPPED_OMNIGLOT_MAML)
-            data = load_initialization(path).config.classification.data
+            data = shipped_omniglot_data()
             self.classification_loaded.emit(
-                FewShotDemo.from_files({"MAML": path}, data if Path(data).is_dir() else None)
+                FewShotDemo.from_files({"MAML": resource_path(SHIPPED_OMNIGLOT_MAML)}, data or None)
             )
         except (MamlvizError, OSError) as exc:
             self.classification_loaded.emit(exc)
@@ -177,6 +193,8 @@ class MainWindow(QMainWindow):
     def _on_classification_loaded(self, result: object) -> None:
         if isinstance(result, FewShotDemo):
             self.classification.set_demo(result)
+            for name, init in self.omniglot_trained.items():
+                self.classification.set_init(f"{display_name(name)} (trained here)", init.params)
         else:
             self.classification.status.setText(f"The Omniglot demo could not be loaded: {result}")
 
@@ -237,6 +255,13 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+E",
             "Save the pretrained baseline initialization as .safetensors",
         )
+        self.export_omniglot_action = a(
+            "Export trained Omniglot initialization…",
+            lambda: self.export_omniglot(),
+            None,
+            "Save the Omniglot initialization meta-trained in this app as .safetensors",
+        )
+        self.export_omniglot_action.setEnabled(False)
         self.save_session_action = a(
             "Save session…",
             lambda: self.save_session(),
@@ -286,7 +311,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open_init_action, self.export_init_action, self.export_baseline_action])
+        file_menu.addActions(
+            [self.open_init_action, self.export_init_action, self.export_baseline_action, self.export_omniglot_action]
+        )
         file_menu.addSeparator()
         file_menu.addActions([self.open_session_action, self.save_session_action])
         self.recent_menu = file_menu.addMenu("Open recent")
@@ -439,23 +466,53 @@ class MainWindow(QMainWindow):
             return
         if self.warm_up is not None:
             self.warm_up.join()
+        if self.trainer_loader is not None:
+            return
         try:
             config = self.controls.training.config()
             device = resolve_device(self.controls.training.device_name())
+            if config.domain == "omniglot":  # decoding the archives takes seconds: off the GUI thread
+                self.statusBar().showMessage("Loading Omniglot for meta-training…")
+                self.trainer_loader = threading.Thread(target=self._build_trainer, args=(config, device), daemon=True)
+                self.trainer_loader.start()
+                self._update_run_state()
+                return
             trainer = Trainer(config, with_baseline=True, device=device)
         except MamlvizError as exc:
             self.show_error("Cannot start training", str(exc))
             return
+        self._start_worker(trainer)
+
+    def _build_trainer(self, config: TrainConfig, device) -> None:
+        """Loader thread: a Trainer for `config`, or the error that prevented it, sent to the GUI thread."""
+        try:
+            result: object = Trainer(config, with_baseline=True, device=device)
+        except (MamlvizError, OSError) as exc:
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the window is gone
+            self.trainer_built.emit(result)
+
+    def _on_trainer_built(self, result: object) -> None:
+        self.trainer_loader = None
+        if isinstance(result, Trainer):
+            self.statusBar().clearMessage()
+            self._start_worker(result)
+        else:
+            self._update_run_state()
+            self.show_error("Cannot start training", str(result))
+
+    def _start_worker(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        config = trainer.cfg
         steps = max(config.inner_steps, 10)
-        probe = make_probe(config.task, 5)
+        probe = make_probe(config.task, 5) if config.domain == "sinusoid" else None
         self.monitor.reset(probe, steps, config.iterations)
         self.worker = TrainingWorker(trainer, probe, steps)
         self.worker.chunk.connect(self._on_chunk)
         self.worker.diverged.connect(self._on_diverged)
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
-        self.status_labels["device"].setText(f"Device: {describe(device)}")
+        self.status_labels["device"].setText(f"Device: {describe(trainer.device)}")
         self.train_start = time.perf_counter()
         self.worker.start()
         self._update_run_state()
@@ -503,7 +560,9 @@ class MainWindow(QMainWindow):
             loss = chunk.losses.get(f"{trainer.cfg.algo}/post")
             if loss is not None:
                 self.status_labels["loss"].setText(f"meta-loss {loss[-1]:.3f}")
-        if chunk.snapshot is not None:
+        if chunk.snapshot is not None and trainer.cfg.domain == "omniglot":
+            self._use_trained_classifiers(chunk.snapshot, trainer)
+        elif chunk.snapshot is not None:
             metrics = {"validation": dict(trainer.last_validation)}
             for name, params in chunk.snapshot.items():
                 self.inits[name] = Initialization(params, trainer.cfg, name, trainer.iteration, metrics)
@@ -513,6 +572,14 @@ class MainWindow(QMainWindow):
                 f"trained here ({trainer.iteration:,} it)", {*self.controls.compare.shown(), *chunk.snapshot}
             )
         self.chunk_received.emit(chunk)
+
+    def _use_trained_classifiers(self, snapshot: dict, trainer: Trainer) -> None:
+        """Omniglot snapshots join the Classification tab as '<algorithm> (trained here)' and can be exported."""
+        metrics = {"validation": dict(trainer.last_validation)}
+        for name, params in snapshot.items():
+            self.omniglot_trained[name] = Initialization(params, trainer.cfg, name, trainer.iteration, metrics)
+            self.classification.set_init(f"{display_name(name)} (trained here)", params)
+        self.export_omniglot_action.setEnabled(True)
 
     def _on_diverged(self, message: str) -> None:
         self._update_run_state()
@@ -533,7 +600,7 @@ class MainWindow(QMainWindow):
     def _update_run_state(self) -> None:
         running = self.training
         paused = running and self.worker.paused
-        self.start_action.setEnabled(not running)
+        self.start_action.setEnabled(not running and self.trainer_loader is None)
         self.pause_action.setEnabled(running)
         self.pause_action.setText("Resume" if paused else "Pause")
         self.stop_action.setEnabled(running)
@@ -595,14 +662,20 @@ class MainWindow(QMainWindow):
         return True
 
     def export_initialization(self, name: str | None = None, path: str | None = None) -> bool:
+        """Export a sinusoid initialization (default: the highlighted row of the compare list)."""
         name = name or self.meta_name()
-        init = self.inits.get(name)
+        return self._export(self.inits.get(name), display_name(name), f"{name}_init", path)
+
+    def export_omniglot(self, path: str | None = None) -> bool:
+        """Export the Omniglot initialization meta-trained in this app."""
+        name = next((n for n in self.omniglot_trained if n != "pretrained"), "")
+        return self._export(self.omniglot_trained.get(name), "trained Omniglot", f"omniglot_{name}_init", path)
+
+    def _export(self, init: Initialization | None, label: str, stem: str, path: str | None) -> bool:
         if init is None:
-            self.show_error("Nothing to export", f"There is no {display_name(name)} initialization to export.")
+            self.show_error("Nothing to export", f"There is no {label} initialization to export.")
             return False
-        path = path or self._ask_save(
-            f"Export {display_name(name)} initialization", f"{name}_init.safetensors", INIT_FILTER
-        )
+        path = path or self._ask_save(f"Export {label} initialization", f"{stem}.safetensors", INIT_FILTER)
         if not path:
             return False
         target = Path(path) if Path(path).suffix else Path(path).with_suffix(".safetensors")
@@ -612,7 +685,7 @@ class MainWindow(QMainWindow):
             self.show_error("Export failed", f"Could not write {target}: {exc}")
             return False
         self._remember(target)
-        self.statusBar().showMessage(f"Exported {display_name(name)} initialization to {target}.", 5000)
+        self.statusBar().showMessage(f"Exported {label} initialization to {target}.", 5000)
         return True
 
     def session(self) -> Session:

@@ -44,12 +44,14 @@ class GrowingSeries:
 
 
 def loss_label(key: str) -> str:
-    """'maml/pre' -> 'MAML before adapt.', 'maml/K5/step10' -> 'val MAML K=5, 10 steps' (short: legends are narrow)."""
+    """'maml/pre' -> 'MAML before adapt.', 'maml/K5/step10' -> 'val MAML K=5, 10 steps', 'maml/5w1s/step3' ->
+    'val MAML 5w1s accuracy, 3 steps' (short: legends are narrow)."""
     parts = key.split("/")
     name = display_name(parts[0])
     if len(parts) == 3:
         steps = int(parts[2].removeprefix("step"))
-        return f"val {name} K={parts[1].removeprefix('K')}, {steps} step{'s' if steps != 1 else ''}"
+        task = f"K={parts[1].removeprefix('K')}" if parts[1].startswith("K") else f"{parts[1]} accuracy"
+        return f"val {name} {task}, {steps} step{'s' if steps != 1 else ''}"
     if len(parts) == 2:
         return f"{name} {'before' if parts[1] == 'pre' else 'after'} adapt."
     return name
@@ -65,6 +67,10 @@ def robust_range(values: np.ndarray, log: bool) -> tuple[float, float] | None:
     low, high = np.percentile(values, [1.0, 99.5])
     margin = max(high - low, 1e-3) * 0.08
     return float(low - margin), float(high + margin)
+
+
+SINUSOID_KEY = "validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, solid 10 steps"
+CLASSIFICATION_KEY = "▲ validation accuracy on fixed meta-test tasks (0 to 1, same axis)"
 
 
 class LossPlot(QWidget):
@@ -92,7 +98,7 @@ class LossPlot(QWidget):
         item.enableAutoRange(False)
         item.hideButtons()
         self.legend = legend_below(item, 2)
-        self.key = QLabel("validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, solid 10 steps")
+        self.key = QLabel(SINUSOID_KEY)
         self.key.setStyleSheet("color: #444; font-size: 8pt;")
         self.series: dict[str, GrowingSeries] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -224,8 +230,13 @@ class LossPlot(QWidget):
         span = self.y_range[1] - self.y_range[0]
         return max(abs(a - b) for a, b in zip(y_range, self.y_range, strict=True)) > 0.08 * span
 
-    def clear(self, total: int = 0) -> None:
+    def clear(self, total: int = 0, classification: bool = False) -> None:
+        """Empty the plot for a run of `total` iterations (classification: cross-entropy and accuracy)."""
         self.total = total
+        loss = "cross-entropy" if classification else "MSE"
+        self.plot.getPlotItem().setTitle(f"Meta-training loss (query {loss})", size="10pt")
+        self.plot.getPlotItem().setLabel("left", loss)
+        self.key.setText(CLASSIFICATION_KEY if classification else SINUSOID_KEY)
         self._later.stop()
         self._dirty = set()
         self.x_range = (0.0, 0.0)
@@ -287,13 +298,21 @@ class ProbePlot(QWidget):
         self.history: list[tuple[int, dict[str, np.ndarray]]] = []
         self.slider.valueChanged.connect(self.show_entry)
 
-    def reset(self, probe: Probe, steps: int) -> None:
+    def reset(self, probe: Probe | None, steps: int) -> None:
+        """A new run: its probe task, or None (classification: its adaptation shows in the Classification tab)."""
         self.probe, self.steps = probe, steps
         self.history.clear()
         self.slider.setRange(0, 0)
-        self.label.setText("iteration 0")
-        self.truth.setData(probe.grid, probe.truth(probe.grid))
-        self.points.setData(probe.points[:, 0], probe.points[:, 1])
+        self.label.setText("iteration 0" if probe is not None else "no probe task")
+        self.plot.getPlotItem().setTitle(
+            "Probe task fit (live)" if probe is not None else "No probe task: see the Classification tab", size="10pt"
+        )
+        if probe is None:
+            self.truth.clear()
+            self.points.clear()
+        else:
+            self.truth.setData(probe.grid, probe.truth(probe.grid))
+            self.points.setData(probe.points[:, 0], probe.points[:, 1])
         for stages in self.curves.values():
             for curve in stages.values():
                 curve.clear()
@@ -344,8 +363,10 @@ class TrainingMonitor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-    def reset(self, probe: Probe, steps: int, total: int) -> None:
-        self.losses.clear(total)
+    def reset(self, probe: Probe | None, steps: int, total: int) -> None:
+        """A new run; without a probe (classification) the plots speak of cross-entropy and accuracy."""
+        self.losses.clear(total, classification=probe is None)
+        self.probe.setVisible(probe is not None)
         self.probe.reset(probe, steps)
 
     def append(self, chunk: TrainingChunk) -> None:

@@ -46,7 +46,7 @@ class TrainingWorker(QThread):
     def __init__(
         self,
         trainer: Trainer,
-        probe: Probe,
+        probe: Probe | None,
         probe_steps: int,
         max_hz: float = 10.0,
         probe_period: float = 1.0,
@@ -134,7 +134,8 @@ class TrainingWorker(QThread):
         if with_probe:
             snapshot = self.trainer.snapshot()
             lr = self.trainer.cfg.inner_lr
-            probe = {name: probe_fit(theta, self.probe, lr, self.probe_steps) for name, theta in snapshot.items()}
+            if self.probe is not None:
+                probe = {name: probe_fit(theta, self.probe, lr, self.probe_steps) for name, theta in snapshot.items()}
         active = time.perf_counter() - self._start_time - self._paused_seconds
         rate = (self.trainer.iteration - self._start_iteration) / active if active > 0 else 0.0
         chunk = TrainingChunk(self.trainer.iteration, iterations, losses, validation, probe, snapshot, rate)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from mamlviz.core.errors import MamlvizError
 from mamlviz.core.fewshot_demo import DemoTask, FewShotDemo
+from mamlviz.core.model import Params
 from mamlviz.gui.classification.canvas import DrawingCanvas
 from mamlviz.gui.classification.widgets import QueryResult, Thumbnail
 
@@ -41,6 +43,8 @@ class ClassificationTab(QWidget):
         self.predictions: dict[str, np.ndarray] = {}
         self.drawn_predictions: dict[str, np.ndarray] = {}
         self.seed = 0
+        self.stale = False
+        """An initialization changed while the tab was hidden: adapt again when it is shown."""
         self.query_results: list[QueryResult] = []
         self.class_canvases: list[DrawingCanvas] = []
         self.kept: list[list[np.ndarray]] = []
@@ -121,6 +125,32 @@ class ClassificationTab(QWidget):
             self.status.setText("No Omniglot data loaded: draw your own task. " + DRAW_HINT)
         else:
             self.new_task()
+
+    def set_init(self, name: str, params: Params) -> None:
+        """Add or replace one initialization (e.g. one being meta-trained) and adapt to the shown task again;
+        while the tab is hidden that waits until it is shown."""
+        if self.demo is None:
+            return
+        added = name not in self.demo.inits
+        self.demo.inits[name] = params
+        if added:
+            self._replace_drawn_result(list(self.demo.inits))
+        self.stale = True
+        if self.isVisible():
+            self._readapt()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.stale:
+            self._readapt()
+
+    def _readapt(self) -> None:
+        self.stale = False
+        if self.task is not None:
+            self.set_task(self.task.support, self.task.queries, self.task.query_labels)
+            self._run(lambda: self.demo.predict_task(self.task, self.steps_spin.value()), self.set_predictions)
+        if self.draw_button.isChecked():
+            self.classify_drawings()
 
     def set_task(self, support: np.ndarray, queries: np.ndarray, query_labels: np.ndarray | None = None) -> None:
         """Show support (N, K, 28, 28) and queries (M, 28, 28), ink in [0, 1]; clears predictions."""
@@ -230,11 +260,15 @@ class ClassificationTab(QWidget):
             self.kept_labels.append(kept)
             self.kept_rows.append(thumbnails)
         self.classes_row.addStretch()
+        self._replace_drawn_result(names)
+        self.clear_drawings()
+
+    def _replace_drawn_result(self, names: list[str]) -> None:
+        """The result bars of the drawn query, one row per initialization name (the drawings stay)."""
         self.drawn_result.deleteLater()
         self.drawn_result = QueryResult(names, None)
         self.drawn_result.setMaximumWidth(320)
         self.query_canvas.parentWidget().layout().addWidget(self.drawn_result, 1)
-        self.clear_drawings()
 
     def _keep(self, c: int) -> None:
         canvas = self.class_canvases[c]

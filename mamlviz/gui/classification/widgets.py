@@ -7,12 +7,15 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-LEARNER_COLORS = {"MAML": QColor(31, 119, 180), "pretrained": QColor(255, 127, 14)}
-OTHER_COLOR = QColor(110, 110, 110)
+from mamlviz.gui.style import DISPLAY_NAMES, model_color
 
 
 def learner_color(name: str) -> QColor:
-    return LEARNER_COLORS.get(name, OTHER_COLOR)
+    """The playground's colour of the algorithm a learner is named after ('MAML', 'FO-MAML (trained here)', ...),
+    darker for one trained in this app."""
+    label = name.split(" (")[0]
+    color = model_color(next((key for key, text in DISPLAY_NAMES.items() if text == label), label.lower()))
+    return color.darker(150) if name.endswith("(trained here)") else color
 
 
 def ink_pixmap(ink: np.ndarray, scale: int = 2) -> QPixmap:
