@@ -32,6 +32,7 @@ def make_window():
     pg.setConfigOptions(antialias=ANTIALIAS, background="w", foreground="k")
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
+    window.ask_before_closing = False
     window.resize(1400, 900)
     window.show()
     app.processEvents()

@@ -123,6 +123,7 @@ def take_screenshot(app, window, path: Path, train_iters: int) -> int:
     """Optionally train N iterations with the real worker, then render the window to `path`."""
     from PySide6.QtCore import QEventLoop, QTimer
 
+    window.ask_before_closing = False  # a screenshot keeps nothing: no question on the way out
     if train_iters:
         window.controls.training.iterations.setValue(train_iters)
         loop = QEventLoop()

@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
         self.last_error: QMessageBox | None = None
         self.train_start = 0.0
         self.trainer_loader: threading.Thread | None = None
+        self.unsaved_names: set[str] = set()
+        self.ask_before_closing = True
+        """Closing asks before trained, unexported initializations are lost (off for scripts and tests)."""
         self.omniglot_trained: dict[str, Initialization] = {}
         """Omniglot initializations trained in this app (they live in the Classification tab, not the playground)."""
         self.warm_up: threading.Thread | None = None
@@ -540,6 +543,7 @@ class MainWindow(QMainWindow):
         self.trainer = None
         self.monitor.losses.clear()
         self.inits, source = shipped_initializations()
+        self.unsaved_names = {name for name in self.unsaved_names if name.startswith("Omniglot")}
         self.primary = "maml"
         self._use_inits(source, shown=DEFAULT_SHOWN)
         self.status_labels["iteration"].setText("it 0 / 0")
@@ -566,6 +570,7 @@ class MainWindow(QMainWindow):
             metrics = {"validation": dict(trainer.last_validation)}
             for name, params in chunk.snapshot.items():
                 self.inits[name] = Initialization(params, trainer.cfg, name, trainer.iteration, metrics)
+                self.unsaved_names.add(name)
             self.primary = trainer.cfg.algo
             self.insights.add_training_snapshot(trainer.iteration, chunk.snapshot[trainer.cfg.algo], trainer.cfg)
             self._use_inits(
@@ -578,6 +583,7 @@ class MainWindow(QMainWindow):
         metrics = {"validation": dict(trainer.last_validation)}
         for name, params in snapshot.items():
             self.omniglot_trained[name] = Initialization(params, trainer.cfg, name, trainer.iteration, metrics)
+            self.unsaved_names.add(f"Omniglot {display_name(name)}")
             self.classification.set_init(f"{display_name(name)} (trained here)", params)
         self.export_omniglot_action.setEnabled(True)
 
@@ -664,12 +670,18 @@ class MainWindow(QMainWindow):
     def export_initialization(self, name: str | None = None, path: str | None = None) -> bool:
         """Export a sinusoid initialization (default: the highlighted row of the compare list)."""
         name = name or self.meta_name()
-        return self._export(self.inits.get(name), display_name(name), f"{name}_init", path)
+        exported = self._export(self.inits.get(name), display_name(name), f"{name}_init", path)
+        if exported:
+            self.unsaved_names.discard(name)
+        return exported
 
     def export_omniglot(self, path: str | None = None) -> bool:
         """Export the Omniglot initialization meta-trained in this app."""
         name = next((n for n in self.omniglot_trained if n != "pretrained"), "")
-        return self._export(self.omniglot_trained.get(name), "trained Omniglot", f"omniglot_{name}_init", path)
+        exported = self._export(self.omniglot_trained.get(name), "trained Omniglot", f"omniglot_{name}_init", path)
+        if exported:
+            self.unsaved_names.discard(f"Omniglot {display_name(name)}")
+        return exported
 
     def _export(self, init: Initialization | None, label: str, stem: str, path: str | None) -> bool:
         if init is None:
@@ -718,6 +730,7 @@ class MainWindow(QMainWindow):
             self.show_error("Saving the session failed", f"Could not write {target}: {exc}")
             return False
         self._remember(target)
+        self.unsaved_names = {name for name in self.unsaved_names if name.startswith("Omniglot")}
         self.statusBar().showMessage(f"Session saved to {target}.", 5000)
         return True
 
@@ -823,8 +836,34 @@ class MainWindow(QMainWindow):
         return True
 
     # ---- lifetime -----------------------------------------------------------------------------------------------
+    def unsaved(self) -> list[str]:
+        """Names of initializations trained in this window and neither exported nor saved in a session."""
+        return sorted(self.unsaved_names)
+
+    def _confirm_close(self) -> bool:
+        """Offer to save a session when trained initializations would be lost; False: stay open."""
+        if not self.ask_before_closing or not self.unsaved_names:
+            return True
+        sinusoid = [name for name in self.unsaved() if not name.startswith("Omniglot")]
+        names = ", ".join(display_name(name) for name in self.unsaved())
+        text = f"Trained here and not exported: {names}."
+        buttons = QMessageBox.StandardButton
+        choices = buttons.Discard | buttons.Cancel
+        if sinusoid:
+            text += " Save a session to keep the sinusoid initializations?"
+            choices |= buttons.Save
+        if len(sinusoid) < len(self.unsaved_names):
+            text += " Omniglot ones are kept by File ▸ Export trained Omniglot initialization… (Cancel to do it)."
+        answer = QMessageBox.question(self, "Keep what you trained?", text, choices, buttons.Cancel)
+        if answer == buttons.Save:
+            return self.save_session()
+        return answer == buttons.Discard
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Stop the worker (within a second) before the window goes."""
+        """Offer to keep unexported trained initializations, then stop the worker (within a second)."""
+        if not self._confirm_close():
+            event.ignore()
+            return
         if self.worker is not None and self.worker.isRunning():
             self.worker.stop()
             if not self.worker.wait(STOP_WAIT_MS):

@@ -12,6 +12,7 @@ def window(qtbot, tmp_path):
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings)
+    win.ask_before_closing = False  # test_unsaved_prompt turns it on
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()

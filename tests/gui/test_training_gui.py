@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 import mamlviz.core.train as train_module
 from mamlviz.core.errors import TrainingDiverged
@@ -202,3 +203,34 @@ def test_about_shows_versions_and_device(window):
     assert PySide6.__version__ in text
     assert "PyTorch" in text
     assert "Training device: CPU" in text
+
+
+def _train_a_little(window, qtbot) -> None:
+    _quick(window, iterations=30)
+    with qtbot.waitSignal(window.training_finished, timeout=20_000):
+        window.start_training()
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "Discard"])
+def test_closing_with_trained_unexported_weights_asks_first(window, qtbot, monkeypatch, answer):
+    _train_a_little(window, qtbot)
+    assert window.unsaved() == ["maml", "pretrained"]
+    asked = []
+    button = getattr(QMessageBox.StandardButton, answer)
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[2]) or button)
+    window.ask_before_closing = True
+    assert window.close() is (answer == "Discard")
+    assert "MAML, Pretrained" in asked[0]
+    assert window.isVisible() is (answer == "Cancel")
+    window.ask_before_closing = False  # the fixture closes it for good
+
+
+def test_exporting_or_saving_a_session_means_nothing_is_asked(window, qtbot, monkeypatch, tmp_path):
+    _train_a_little(window, qtbot)
+    assert window.export_initialization("maml", str(tmp_path / "m.safetensors"))
+    assert window.unsaved() == ["pretrained"]
+    assert window.save_session(str(tmp_path / "s.json"))
+    assert window.unsaved() == []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: pytest.fail("asked although nothing would be lost"))
+    window.ask_before_closing = True
+    assert window.close()
