@@ -10,6 +10,7 @@ _REPOSITORY = Path(__file__).resolve().parent.parent / "resources"
 SHIPPED_MAML = "maml_sinusoid.safetensors"
 SHIPPED_PRETRAINED = "pretrained_sinusoid.safetensors"
 SHIPPED_OMNIGLOT_MAML = "omniglot_5w1s_maml.safetensors"
+SHIPPED_OMNIGLOT_PRETRAINED = "omniglot_5w1s_pretrained.safetensors"
 SHIPPED_FAMILY = (
     "reptile_sinusoid.safetensors",
     "metasgd_sinusoid.safetensors",

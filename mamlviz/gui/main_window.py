@@ -36,7 +36,14 @@ from mamlviz.gui.sessions import Session, load_session, save_session
 from mamlviz.gui.style import display_name
 from mamlviz.gui.worker import TrainingChunk, TrainingWorker
 from mamlviz.progress import format_duration
-from mamlviz.resources import SHIPPED_FAMILY, SHIPPED_MAML, SHIPPED_OMNIGLOT_MAML, SHIPPED_PRETRAINED, resource_path
+from mamlviz.resources import (
+    SHIPPED_FAMILY,
+    SHIPPED_MAML,
+    SHIPPED_OMNIGLOT_MAML,
+    SHIPPED_OMNIGLOT_PRETRAINED,
+    SHIPPED_PRETRAINED,
+    resource_path,
+)
 
 INIT_FILTER = "Initializations (*.safetensors *.pt);;All files (*)"
 SESSION_FILTER = "mamlviz sessions (*.json);;All files (*)"
@@ -188,7 +195,13 @@ class MainWindow(QMainWindow):
         try:
             data = shipped_omniglot_data()
             self.classification_loaded.emit(
-                FewShotDemo.from_files({"MAML": resource_path(SHIPPED_OMNIGLOT_MAML)}, data or None)
+                FewShotDemo.from_files(
+                    {
+                        "MAML": resource_path(SHIPPED_OMNIGLOT_MAML),
+                        "pretrained": resource_path(SHIPPED_OMNIGLOT_PRETRAINED),
+                    },
+                    data or None,
+                )
             )
         except (MamlvizError, OSError) as exc:
             self.classification_loaded.emit(exc)
