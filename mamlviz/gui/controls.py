@@ -278,6 +278,9 @@ class TrainingControls(QGroupBox):
         ):
             form.addRow(label, widget)
         self.preset.activated.connect(self._apply_preset)
+        for combo in (self.preset, self.domain, self.algorithm, self.device):  # long names must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.domain.activated.connect(lambda: self.set_config(DOMAIN_DEFAULTS[self.domain.currentData()]))
         self._show_domain_rows()
 

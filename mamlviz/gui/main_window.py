@@ -185,7 +185,11 @@ class MainWindow(QMainWindow):
 
     # ---- classification tab ---------------------------------------------------------------------------------------
     def _on_tab_changed(self, index: int) -> None:
-        if index == self.classification_index and self.classification_loader is None:
+        if (
+            index == self.classification_index
+            and self.classification_loader is None
+            and self.classification.demo is None
+        ):
             self.classification.status.setText("Loading the shipped Omniglot initialization and meta-test alphabets…")
             self.classification_loader = threading.Thread(target=self._load_classification, daemon=True)
             self.classification_loader.start()
