@@ -102,12 +102,16 @@ def sgd_steps(
     loop = lr if isinstance(lr, InnerLoop) else InnerLoop(lr)
     names = tuple(params) if loop.adapted is None else loop.adapted
     trajectory = [params]
+    plain = loop.adapted is None and loop.learned_lrs is None and not first_order
     for step in range(steps):
         _, grads = mse_loss_and_grad(params, x, y)
-        params = dict(params)
-        for k in names:
-            grad = grads[k].detach() if first_order else grads[k]
-            params[k] = params[k] - loop.step_size(k, step) * grad
+        if plain:  # one fused update of every tensor
+            params = _axpy(params, grads, -loop.lr)
+        else:
+            params = dict(params)
+            for k in names:
+                grad = grads[k].detach() if first_order else grads[k]
+                params[k] = params[k] - loop.step_size(k, step) * grad
         trajectory.append(params)
     return trajectory
 

@@ -65,8 +65,8 @@ def forward_with_activations(params: Params, x: Tensor) -> tuple[Tensor, list[Te
         inputs.append(h)
         h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
         if i < len(stack) - 1:
-            masks.append((h > 0).to(h.dtype))
             h = torch.relu(h)
+            masks.append(torch.sign(h.detach()))  # ReLU' as 0/1 in one op (relu(z) > 0 exactly where z > 0)
     return h, inputs, masks
 
 

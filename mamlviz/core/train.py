@@ -166,6 +166,9 @@ class Learner:
         for name, variable in self.variables.items():
             variable.grad = grads[name]
         self.optimizer.step()
+        with torch.no_grad():  # a negative step size would climb the task loss: learned ones stay >= 0
+            for lrs in self.inner_lrs.values():
+                lrs.clamp_(min=0.0)
         return metrics
 
     def snapshot(self) -> Params:

@@ -22,7 +22,7 @@ from mamlviz.core.device import describe, resolve_device
 from mamlviz.core.errors import CheckpointError, MamlvizError
 from mamlviz.core.fewshot_demo import FewShotDemo
 from mamlviz.core.model import init_params
-from mamlviz.core.playground import Truth, make_probe, random_truth, sample_points
+from mamlviz.core.playground import Truth, make_probe, probe_fit, random_truth, sample_points
 from mamlviz.core.tasks import default_generator
 from mamlviz.core.train import Trainer
 from mamlviz.gui.classification import ClassificationTab
@@ -177,6 +177,19 @@ class MainWindow(QMainWindow):
         self.playground.truth = truth
         self.playground.points = sample_points(truth, 5, (-5.0, 5.0), self.rng)
         self._use_inits(source, shown=DEFAULT_SHOWN)
+        self._show_probe_before_training()
+
+    def _show_probe_before_training(self) -> None:
+        """The probe plot is never empty: before any run it shows the shipped MAML and pretrained fits."""
+        config, steps = TrainConfig(), 10
+        probe = make_probe(config.task, 5)
+        self.monitor.probe.reset(probe, steps)
+        fits = {
+            name: probe_fit(self.inits[name].params, probe, config.inner_lr, steps)
+            for name in DEFAULT_SHOWN
+            if name in self.inits
+        }
+        self.monitor.probe.add(0, fits, caption="shipped, before training")
 
     def _size_insights(self, visible: bool) -> None:
         """A third of the window's height when the dock appears, so the playground stays the largest panel."""
@@ -563,6 +576,7 @@ class MainWindow(QMainWindow):
         self.unsaved_names = {name for name in self.unsaved_names if name.startswith("Omniglot")}
         self.primary = "maml"
         self._use_inits(source, shown=DEFAULT_SHOWN)
+        self._show_probe_before_training()
         self.status_labels["iteration"].setText("it 0 / 0")
         for key in ("rate", "eta", "loss"):
             self.status_labels[key].setText("")

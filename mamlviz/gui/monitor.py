@@ -295,7 +295,7 @@ class ProbePlot(QWidget):
         layout.addLayout(row)
         self.probe: Probe | None = None
         self.steps = 1
-        self.history: list[tuple[int, dict[str, np.ndarray]]] = []
+        self.history: list[tuple[int, dict[str, np.ndarray], str]] = []
         self.slider.valueChanged.connect(self.show_entry)
 
     def reset(self, probe: Probe | None, steps: int) -> None:
@@ -313,13 +313,15 @@ class ProbePlot(QWidget):
         else:
             self.truth.setData(probe.grid, probe.truth(probe.grid))
             self.points.setData(probe.points[:, 0], probe.points[:, 1])
-        for stages in self.curves.values():
+        for stages in self.curves.values():  # a new run may train other learners: their legend rows go too
             for curve in stages.values():
-                curve.clear()
+                self.plot.removeItem(curve)
+        self.curves.clear()
 
-    def add(self, iteration: int, fits: dict[str, np.ndarray]) -> None:
+    def add(self, iteration: int, fits: dict[str, np.ndarray], caption: str = "") -> None:
+        """A probe fit at `iteration`; `caption` replaces the iteration in the label (e.g. before training)."""
         follow = self.slider.value() == self.slider.maximum()
-        self.history.append((iteration, fits))
+        self.history.append((iteration, fits, caption))
         if len(self.history) > MAX_HISTORY:
             self.history = self.history[::2]
         self.slider.blockSignals(True)
@@ -333,9 +335,9 @@ class ProbePlot(QWidget):
     def show_entry(self, index: int) -> None:
         if not self.history or self.probe is None:
             return
-        iteration, fits = self.history[index]
+        iteration, fits, caption = self.history[index]
         live = " (live)" if index == len(self.history) - 1 else ""
-        self.label.setText(f"iteration {iteration:,}{live}")
+        self.label.setText(caption or f"iteration {iteration:,}{live}")
         for name, rows in fits.items():
             if name not in self.curves:
                 label = display_name(name)

@@ -192,6 +192,15 @@ def test_step_sizes_can_have_their_own_adam_learning_rate():
     assert theta_move == pytest.approx(cfg.meta_lr, rel=1e-3)
 
 
+def test_learned_step_sizes_never_go_negative():
+    cfg = tiny("metasgd", inner_lr=1e-4, step_size_lr=1e-3)  # Adam's first step moves every entry by 1e-3
+    learner = Learner("metasgd", cfg, theta64(cfg), torch.device("cpu"))
+    learner.step(batch64(cfg), 1)
+    lrs = torch.cat([v.detach().flatten() for v in learner.inner_lrs.values()])
+    assert float(lrs.min()) == 0.0  # some entries were pushed below zero and held at zero
+    assert float(lrs.max()) == pytest.approx(1e-4 + 1e-3, rel=1e-3)
+
+
 def test_first_order_until_switches_the_meta_gradient_order():
     cfg = tiny("maml", first_order_until=5)
     theta, batch = leaves(theta64(cfg)), batch64(cfg)

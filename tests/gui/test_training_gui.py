@@ -53,6 +53,20 @@ def test_start_streams_losses_then_stop_finishes_the_thread(window, qtbot):
         torch.testing.assert_close(value, trained[key])
 
 
+def _legend_labels(plot) -> list[str]:
+    return [label.text for _, label in plot.getPlotItem().legend.items]
+
+
+def test_the_probe_shows_the_shipped_fits_before_training(window):
+    probe = window.monitor.probe
+    assert probe.label.text() == "shipped, before training"
+    assert set(probe.history[-1][1]) == {"maml", "pretrained"}
+    x, y = probe.curves["maml"]["stepk"].getData()
+    assert len(x) == len(probe.probe.grid) and np.isfinite(y).all()
+    assert not np.allclose(y, probe.curves["maml"]["before"].getData()[1])  # it adapted
+    assert "MAML 10 steps" in _legend_labels(probe.plot)
+
+
 def test_training_runs_to_the_end_with_probe_history_and_validation(window, qtbot):
     _quick(window, iterations=30)
     window.controls.training.algorithm.setCurrentIndex(window.controls.training.algorithm.findData("fomaml"))
@@ -65,6 +79,8 @@ def test_training_runs_to_the_end_with_probe_history_and_validation(window, qtbo
     assert probe.history[-1][0] == 30
     assert set(probe.history[-1][1]) == {"fomaml", "pretrained"}
     assert probe.label.text() == "iteration 30 (live)"
+    assert "MAML 10 steps" not in _legend_labels(probe.plot)  # the shipped fits made way for this run's
+    assert "FO-MAML 10 steps" in _legend_labels(probe.plot)
     if len(probe.history) > 1:
         probe.slider.setValue(0)
         assert "live" not in probe.label.text()
