@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from mamlviz.core.playground import ModelCurves
 from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_pen, truth_pen
@@ -18,7 +19,7 @@ HIT_RADIUS_PX = 12.0
 
 
 class PointEditor(pg.ViewBox):
-    """A fixed-range view box that turns clicks and drags into point edits (no pan, zoom or menu)."""
+    """A fixed-range view box (no pan, zoom or menu) holding the points and the signals that edit them."""
 
     point_added = Signal(float, float)
     point_moved = Signal(int, float, float)
@@ -29,7 +30,6 @@ class PointEditor(pg.ViewBox):
         super().__init__(enableMenu=False)
         self.setMouseEnabled(False, False)
         self.points = np.zeros((0, 2))
-        self._dragging: int | None = None
 
     def nearest(self, scene_pos: QPointF, radius_px: float = HIT_RADIUS_PX) -> int | None:
         """Index of the point nearest to a scene position, if within `radius_px` pixels."""
@@ -41,35 +41,11 @@ class PointEditor(pg.ViewBox):
         index = int(np.argmin(distance))
         return index if distance[index] <= radius_px else None
 
-    def _clamped(self, scene_pos: QPointF) -> tuple[float, float]:
+    def clamped(self, scene_pos: QPointF) -> tuple[float, float]:
+        """The view coordinates of a scene position, held inside the visible range."""
         view = self.mapSceneToView(scene_pos)
         (x0, x1), (y0, y1) = self.viewRange()
         return float(np.clip(view.x(), x0, x1)), float(np.clip(view.y(), y0, y1))
-
-    def mouseClickEvent(self, ev) -> None:
-        ev.accept()
-        index = self.nearest(ev.scenePos())
-        if ev.button() == Qt.MouseButton.LeftButton:
-            if index is None:
-                self.point_added.emit(*self._clamped(ev.scenePos()))
-            else:
-                self.point_selected.emit(index)
-        elif ev.button() == Qt.MouseButton.RightButton and index is not None:
-            self.point_removed.emit(index)
-
-    def mouseDragEvent(self, ev, axis=None) -> None:
-        if ev.button() != Qt.MouseButton.LeftButton:
-            ev.ignore()
-            return
-        if ev.isStart():
-            self._dragging = self.nearest(ev.buttonDownScenePos())
-        if self._dragging is None:
-            ev.ignore()
-            return
-        ev.accept()
-        self.point_moved.emit(self._dragging, *self._clamped(ev.scenePos()))
-        if ev.isFinish():
-            self._dragging = None
 
 
 class PlaygroundPlot(pg.PlotWidget):
@@ -96,8 +72,6 @@ class PlaygroundPlot(pg.PlotWidget):
             size=12, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222", width=1.5), hoverable=True, hoverSize=16
         )
         self.points_item.setZValue(10)
-        # a left click on a point reaches the scatter item, not the view box: it selects that point
-        self.points_item.sigClicked.connect(lambda _item, spots, _ev: self.editor.point_selected.emit(spots[0].index()))
         item.addItem(self.points_item)
         self.legend.addItem(self.points_item, "Support points")
         self.summary = pg.TextItem(anchor=(0, 0), color="#222222")
@@ -106,6 +80,9 @@ class PlaygroundPlot(pg.PlotWidget):
         self.summary.setZValue(20)
         item.addItem(self.summary, ignoreBounds=True)
         self.summary.setPos(X_RANGE[0] + 0.1, Y_RANGE[1] - 0.1)
+        self._press: tuple[Qt.MouseButton, QPointF, int | None] | None = None
+        """Button, scene position and nearest point of the press being handled, if it fell in the plot area."""
+        self._dragging = False
 
     def set_points(self, points: np.ndarray) -> None:
         """Show the points; the y-range grows (never below ±6) so that every point stays visible."""
@@ -188,6 +165,47 @@ class PlaygroundPlot(pg.PlotWidget):
         if html != self.summary_html:
             self.summary_html = html
             self.summary.setHtml(html)
+
+    # Mouse edits are handled here, on the view, rather than through pyqtgraph's scene events: its hit test of
+    # every item under the cursor (curves included) cost about 7 ms of each click.
+    def mousePressEvent(self, ev: QMouseEvent) -> None:
+        scene_pos = self.mapToScene(ev.position().toPoint())
+        if not self.editor.sceneBoundingRect().contains(scene_pos):
+            super().mousePressEvent(ev)
+            return
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self._press, self._dragging = (ev.button(), scene_pos, self.editor.nearest(scene_pos)), False
+        ev.accept()
+
+    def mouseMoveEvent(self, ev: QMouseEvent) -> None:
+        if self._press is None:
+            super().mouseMoveEvent(ev)  # hover feedback on the points
+            return
+        button, start, index = self._press
+        scene_pos = self.mapToScene(ev.position().toPoint())
+        moved = (self.mapFromScene(scene_pos) - self.mapFromScene(start)).manhattanLength()
+        self._dragging = self._dragging or moved >= QApplication.startDragDistance()
+        if button == Qt.MouseButton.LeftButton and index is not None and self._dragging:
+            self.editor.point_moved.emit(index, *self.editor.clamped(scene_pos))
+        ev.accept()
+
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
+        if self._press is None:
+            super().mouseReleaseEvent(ev)
+            return
+        button, _, index = self._press
+        self.mouseMoveEvent(ev)  # a drag ends where the button is released
+        self._press = None
+        if self._dragging:
+            ev.accept()
+            return
+        if button == Qt.MouseButton.LeftButton and index is None:
+            self.editor.point_added.emit(*self.editor.clamped(self.mapToScene(ev.position().toPoint())))
+        elif button == Qt.MouseButton.LeftButton:
+            self.editor.point_selected.emit(index)
+        elif button == Qt.MouseButton.RightButton and index is not None:
+            self.editor.point_removed.emit(index)
+        ev.accept()
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:
         if ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
