@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
     train.add_argument("--val-tasks", type=_positive_int, default=defaults.val_tasks, help="validation tasks")
+    train.add_argument(
+        "--init",
+        type=Path,
+        metavar="FILE",
+        help="start from this exported initialization (same network; the optimizer starts afresh)",
+    )
     train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
 
     evaluate = sub.add_parser("eval", help="MSE vs adaptation steps of one or more initializations")
@@ -191,6 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.domain == "omniglot":
         print("loading Omniglot (decoded once, then cached)", file=sys.stderr)
     trainer = Trainer(cfg, device=device, compile=args.compile)
+    started_from = _start_from(trainer, args.init) if args.init is not None else None
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
     bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
@@ -212,8 +219,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     learner = trainer.learners[0]
     params, inner_lrs = learner.snapshot(), learner.learned_lrs()
     metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
+    iterations = trainer.iteration
+    if started_from is not None:
+        metrics["started_from"] = started_from
+        iterations += started_from["iterations"]
     if cfg.domain == "omniglot":
-        save_initialization(args.out, Initialization(params, cfg, cfg.algo, trainer.iteration, metrics))
+        save_initialization(args.out, Initialization(params, cfg, cfg.algo, iterations, metrics))
         print(
             f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; "
             f"run `mamlviz eval {args.out}` for the accuracy on 600 meta-test tasks",
@@ -224,7 +235,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         loop = inner_loop_for(cfg, inner_lrs)
         curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=loop, seed=1234)
         metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
-    init = Initialization(params, cfg, cfg.algo, trainer.iteration, metrics, inner_lrs)
+    init = Initialization(params, cfg, cfg.algo, iterations, metrics, inner_lrs)
     save_initialization(args.out, init)
     k5 = metrics["eval_K5"]
     print(
@@ -234,6 +245,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return status
+
+
+def _start_from(trainer, path: Path) -> dict[str, object]:
+    """Load an exported initialization into the trained learner; returns what the new file records of it."""
+    import torch
+
+    from mamlviz.core.checkpoint import load_initialization
+
+    init = load_initialization(path)
+    learner = trainer.learners[0]
+    shapes = {k: tuple(v.shape) for k, v in learner.theta.items()}
+    if {k: tuple(v.shape) for k, v in init.params.items()} != shapes or init.config.domain != trainer.cfg.domain:
+        raise ConfigError(f"--init {path} holds another network than this run trains; give the same architecture.")
+    with torch.no_grad():
+        for name, value in init.params.items():
+            learner.theta[name].copy_(value)
+        for name, value in (init.inner_lrs or {}).items():
+            if name in learner.inner_lrs and learner.inner_lrs[name].shape == value.shape:
+                learner.inner_lrs[name].copy_(value)
+    return {"file": path.name, "algorithm": init.algorithm, "iterations": init.iterations}
 
 
 def _interrupt(signum: int, frame: object) -> None:

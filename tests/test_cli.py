@@ -25,6 +25,22 @@ def trained(tmp_path_factory):
     return out
 
 
+def test_training_can_start_from_an_exported_initialization(trained, tmp_path, capsys):
+    from mamlviz.core.checkpoint import load_initialization
+
+    out = tmp_path / "more.safetensors"
+    args = ["train", "--iters", "4", "--meta-batch", "5", "--hidden", "16,16", "--out", str(out)]
+    assert main([*args, "--init", str(trained), "--seed", "3"]) == 0
+    before, after = load_initialization(trained), load_initialization(out)
+    assert after.iterations == before.iterations + 4
+    assert after.metrics["started_from"] == {"file": trained.name, "algorithm": "maml", "iterations": 30}
+    for name, value in before.params.items():  # a few small Adam steps from the given θ, not from a fresh one
+        assert 0 < float((after.params[name] - value).abs().max()) <= 4 * 1e-3 * 1.01
+    capsys.readouterr()
+    assert main([*args[:5], "--hidden", "8,8", "--out", str(out), "--init", str(trained)]) == 2
+    assert "holds another network" in capsys.readouterr().err
+
+
 def test_train_eval_info(trained, capsys):
     assert main(["eval", str(trained), "--shots", "5", "--steps", "3", "--tasks", "20", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
