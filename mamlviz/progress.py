@@ -14,7 +14,10 @@ def format_duration(seconds: float) -> str:
 
 
 class ProgressBar:
-    """`update(done, suffix)` redraws at most 10 times a second (every 10% when not a terminal)."""
+    """`update(done, suffix)` redraws at most 10 times a second (when not a terminal: every 10%, and at least
+    once a minute, so a long run written to a log still shows it is alive)."""
+
+    LOG_PERIOD_S = 60.0
 
     def __init__(self, total: int, label: str, stream: TextIO | None = None) -> None:
         self.total, self.label, self.stream = total, label, stream or sys.stderr
@@ -28,7 +31,7 @@ class ProgressBar:
         decile = 10 * done // self.total
         if self.interactive and now - self.last_draw < 0.1 and done < self.total:
             return
-        if not self.interactive and decile == self.last_decile:
+        if not self.interactive and decile == self.last_decile and now - self.last_draw < self.LOG_PERIOD_S:
             return
         self.last_draw, self.last_decile = now, decile
         elapsed = now - self.start
