@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabWidget
 
@@ -134,7 +134,6 @@ class MainWindow(QMainWindow):
         self.warm_up: threading.Thread | None = None
         """Background torch warm-up started by the app; training waits for it."""
         self.controls = ControlsPanel()
-        self.controls.training.data.setText(shipped_omniglot_data())
         self.playground = PlaygroundPanel()
         self.monitor = TrainingMonitor()
         self.classification = ClassificationTab()
@@ -177,7 +176,14 @@ class MainWindow(QMainWindow):
         self.playground.truth = truth
         self.playground.points = sample_points(truth, 5, (-5.0, 5.0), self.rng)
         self._use_inits(source, shown=DEFAULT_SHOWN)
+        QTimer.singleShot(0, self._fill_in_after_showing)
+
+    def _fill_in_after_showing(self) -> None:
+        """What the window need not wait for (a quarter of a second at start): the probe's shipped fits and the
+        Omniglot folder the shipped Omniglot init was trained on."""
         self._show_probe_before_training()
+        if not self.controls.training.data.text():
+            self.controls.training.data.setText(shipped_omniglot_data())
 
     def _show_probe_before_training(self) -> None:
         """The probe plot is never empty: before any run it shows the shipped MAML and pretrained fits."""

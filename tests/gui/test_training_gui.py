@@ -57,8 +57,9 @@ def _legend_labels(plot) -> list[str]:
     return [label.text for _, label in plot.getPlotItem().legend.items]
 
 
-def test_the_probe_shows_the_shipped_fits_before_training(window):
+def test_the_probe_shows_the_shipped_fits_before_training(window, qtbot):
     probe = window.monitor.probe
+    qtbot.waitUntil(lambda: bool(probe.history), timeout=5000)  # filled in once the window shows
     assert probe.label.text() == "shipped, before training"
     assert set(probe.history[-1][1]) == {"maml", "pretrained"}
     x, y = probe.curves["maml"]["stepk"].getData()
