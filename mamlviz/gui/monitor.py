@@ -73,6 +73,9 @@ SINUSOID_KEY = "validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, 
 CLASSIFICATION_KEY = "▲ validation accuracy on fixed meta-test tasks (0 to 1, same axis)"
 
 
+EMPTY_HINT = "Training ▸ Start (F5) meta-trains here:\nlosses and validation appear live"
+
+
 class LossPlot(QWidget):
     """Meta-train losses per iteration (pen width 1) and periodic validation MSE, log-y and a window."""
 
@@ -114,6 +117,9 @@ class LossPlot(QWidget):
         self.markers = pg.ScatterPlotItem(size=6, pen=None)
         self.markers.setZValue(6)
         self.plot.addItem(self.markers)
+        self.hint = pg.TextItem(EMPTY_HINT, color="#666666", anchor=(0.5, 0.5))
+        item.addItem(self.hint, ignoreBounds=True)
+        self.hint.setPos(0.5, 0.5)  # the middle of the empty view (view coordinates, log-y included)
         top = QHBoxLayout()
         top.addWidget(self.log_y)
         top.addWidget(self.last_n)
@@ -170,6 +176,7 @@ class LossPlot(QWidget):
     def append(self, chunk: TrainingChunk) -> None:
         """Store every point now; redraw now, or later if redrawing would take over 10% of the GUI thread."""
         changed = set(chunk.losses)
+        self.hint.hide()
         for key, values in chunk.losses.items():
             self._curve(key)
             self.series[key].append(chunk.iterations, values)
@@ -247,6 +254,7 @@ class LossPlot(QWidget):
         self.series.clear()
         self.markers.clear()
         self.y_range = None
+        self.hint.show()
 
     def table(self) -> tuple[list[str], np.ndarray]:
         """Every loss series as columns (iteration first; NaN where a series has no value)."""

@@ -76,6 +76,13 @@ def test_slow_redraws_are_deferred_but_no_point_is_lost(losses, qtbot):
     assert losses.curves["maml/post"].xData[-1] == 3001
 
 
+def test_an_empty_plot_says_how_to_fill_it(losses, qtbot):
+    assert not losses.hint.isVisible()  # data arrived
+    losses.clear(100)
+    assert losses.hint.isVisible()
+    assert "Start (F5)" in losses.hint.toPlainText()
+
+
 def test_growing_series_and_labels():
     series = GrowingSeries()
     for i in range(5):
