@@ -58,21 +58,28 @@ def layers(params: Params) -> list[tuple[Tensor, Tensor]]:
 
 def forward_with_activations(params: Params, x: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """Batched forward. Returns the output, each layer's input and each hidden layer's ReLU mask."""
-    inputs, masks = [], []
-    h = x
-    stack = layers(params)
-    for i, (weight, bias) in enumerate(stack):
-        inputs.append(h)
-        h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
-        if i < len(stack) - 1:
-            h = torch.relu(h)
-            masks.append(torch.sign(h.detach()))  # ReLU' as 0/1 in one op (relu(z) > 0 exactly where z > 0)
-    return h, inputs, masks
+    return _forward(params, x, record=True)
 
 
 def forward(params: Params, x: Tensor) -> Tensor:
     """Batched forward: params with task dim T, x of shape (T, N, in) -> (T, N, out)."""
-    return forward_with_activations(params, x)[0]
+    return _forward(params, x, record=False)[0]
+
+
+def _forward(params: Params, x: Tensor, record: bool) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """The forward pass; layer inputs and ReLU masks are kept only when `record` (they cost two ops a layer)."""
+    inputs, masks = [], []
+    h = x
+    stack = layers(params)
+    for i, (weight, bias) in enumerate(stack):
+        if record:
+            inputs.append(h)
+        h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+        if i < len(stack) - 1:
+            h = torch.relu(h)
+            if record:
+                masks.append(torch.sign(h.detach()))  # ReLU' as 0/1 in one op (relu(z) > 0 exactly where z > 0)
+    return h, inputs, masks
 
 
 def mse_per_task(prediction: Tensor, target: Tensor) -> Tensor:

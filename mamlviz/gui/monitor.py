@@ -96,7 +96,6 @@ class LossPlot(QWidget):
         item.setTitle("Meta-training loss (query MSE)", size="10pt")
         item.setLabel("bottom", "iteration")
         item.setLabel("left", "MSE")
-        # GRID
         item.setLogMode(False, True)
         item.enableAutoRange(False)
         item.hideButtons()
@@ -279,7 +278,6 @@ class ProbePlot(QWidget):
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
         item.setTitle("Probe task fit (live)", size="10pt")
-        # GRID
         item.setMenuEnabled(False)
         item.hideButtons()
         self.legend = legend_below(item, 2)

@@ -23,7 +23,6 @@ class MseCurvePlot(pg.PlotWidget):
         item.enableAutoRange(False)
         item.setXRange(-0.5, 10.5, padding=0)
         self.y_max = 0.0
-        # GRID
         item.setMenuEnabled(False)
         item.hideButtons()
         self.legend = legend_below(item, 4)

@@ -60,7 +60,6 @@ class PlaygroundPlot(pg.PlotWidget):
         item = self.getPlotItem()
         item.setXRange(*X_RANGE, padding=0)
         item.setYRange(*Y_RANGE, padding=0)
-        # GRID
         item.setLabel("bottom", "x")
         item.setLabel("left", "y")
         item.hideButtons()
