@@ -213,9 +213,16 @@ def _axpy(x: Params, y: Params, alpha: float) -> Params:
     return dict(zip(x, torch._foreach_add(list(x.values()), [y[k] for k in x], alpha=alpha), strict=True))
 
 
-def pretrained_loss(theta: Params, batch: TaskBatch) -> Tensor:
+def pretrained_gradient(theta: Params, batch: TaskBatch) -> tuple[Params, Tensor]:
     """Joint regression on every point of every task: the paper's pretrained baseline (and, given
-    `with_task_inputs(batch)`, the oracle)."""
+    `with_task_inputs(batch)`, the oracle). Returns the gradient of θ (hand-written backward) and the loss.
+
+    Every task has as many points, so the mean of the per-task MSEs is the MSE over all points:
+    one regression set of T·N points, one backward pass.
+    """
     x = torch.cat([batch.support_x, batch.query_x], dim=1)
     y = torch.cat([batch.support_y, batch.query_y], dim=1)
-    return mse_per_task(forward(expand_to_tasks(theta, x.shape[0]), x), y).mean()
+    loss, grads = mse_loss_and_grad(
+        {k: v.unsqueeze(0) for k, v in theta.items()}, x.reshape(1, -1, x.shape[-1]), y.reshape(1, -1, y.shape[-1])
+    )
+    return {k: g[0] for k, g in grads.items()}, loss[0]

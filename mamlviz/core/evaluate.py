@@ -87,8 +87,11 @@ def eval_tasks(cfg: TaskConfig, shots: int, n_tasks: int, seed: int, n_grid: int
     return dataclasses.replace(tasks, query_x=grid, query_y=sinusoid(grid, amplitude, phase))
 
 
-def mse_after_steps(theta: Params, tasks: TaskBatch, lr: float | InnerLoop, steps: int) -> Tensor:
-    """(steps + 1, T) query MSE of every task after 0..steps SGD updates from θ (α or an `InnerLoop`)."""
+def mse_after_steps(
+    theta: Params, tasks: TaskBatch, lr: float | InnerLoop, steps: int, at: Sequence[int] | None = None
+) -> Tensor:
+    """(steps + 1, T) query MSE of every task after 0..steps SGD updates from θ (α or an `InnerLoop`);
+    with `at`, only after those step counts, (len(at), T) (the query forward is most of the cost)."""
     loop = lr if isinstance(lr, InnerLoop) else InnerLoop(lr)
     with torch.no_grad():
         like = next(iter(theta.values()))
@@ -97,7 +100,8 @@ def mse_after_steps(theta: Params, tasks: TaskBatch, lr: float | InnerLoop, step
             tasks = with_task_inputs(tasks)
         shared = expand_to_tasks({k: v.detach() for k, v in theta.items()}, tasks.support_x.shape[0])
         trajectory = sgd_steps(shared, tasks.support_x, tasks.support_y, loop.to(like), steps)
-        return torch.stack([mse_per_task(forward(p, tasks.query_x), tasks.query_y) for p in trajectory]).cpu()
+        kept = trajectory if at is None else [trajectory[step] for step in at]
+        return torch.stack([mse_per_task(forward(p, tasks.query_x), tasks.query_y) for p in kept]).cpu()
 
 
 def summarize(shots: int, mse: Tensor) -> EvalCurve:

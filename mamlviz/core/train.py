@@ -21,7 +21,7 @@ from mamlviz.core.algorithms import (
     maml_loss,
     maml_meta_gradient,
     msl_weights,
-    pretrained_loss,
+    pretrained_gradient,
     reptile_loss,
     with_task_inputs,
 )
@@ -58,10 +58,8 @@ MSL_FRACTION = 10
 
 
 def objective_for(algo: str, cfg: TrainConfig) -> Objective:
-    """The loss to minimise for an algorithm, and the metrics it reports."""
-    if algo in ("pretrained", "oracle"):
-        view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
-        return lambda theta, lrs, batch, iteration: _single(pretrained_loss(theta, view(batch)), algo)
+    """The loss a meta-learner minimises, and the metrics it reports (the joint regressors, pretrained and
+    oracle, have only a hand-written gradient: see `gradient_for`)."""
     if algo == "reptile":
 
         def reptile(theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> tuple[Tensor, dict[str, Tensor]]:
@@ -86,7 +84,8 @@ tensor, the latter keyed `inner_lr.<name>`; loss; metrics)."""
 
 
 def gradient_for(algo: str, cfg: TrainConfig, compile: bool = False) -> Gradient:
-    """Meta-gradient, loss and metrics: by hand for (FO-)MAML without MSL or LSLR, else autograd.
+    """Meta-gradient, loss and metrics: by hand for (FO-)MAML without MSL or LSLR and for the joint
+    regressors (pretrained, oracle), else autograd.
 
     `compile` runs the hand-written (FO-)MAML meta-gradient through `torch.compile` (about 15 s
     to compile on CPU, then roughly twice as fast); the autograd paths are never compiled.
@@ -102,6 +101,17 @@ def gradient_for(algo: str, cfg: TrainConfig, compile: bool = False) -> Gradient
             return grads, post, {f"{algo}/pre": pre, f"{algo}/post": post}
 
         return fast
+    if algo in ("pretrained", "oracle"):
+        view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
+
+        def joint(
+            theta: Params, lrs: Params, batch: TaskBatch, iteration: int
+        ) -> tuple[Params, Tensor, dict[str, Tensor]]:
+            with torch.no_grad():
+                grads, loss = pretrained_gradient(theta, view(batch))
+            return grads, loss, {algo: loss}
+
+        return joint
     return autograd_gradient(objective_for(algo, cfg))
 
 
@@ -117,10 +127,6 @@ def autograd_gradient(objective: Objective) -> Gradient:
         return dict(zip(variables, grads, strict=True)), loss.detach(), metrics
 
     return by_autograd
-
-
-def _single(loss: Tensor, name: str) -> tuple[Tensor, dict[str, Tensor]]:
-    return loss, {name: loss.detach()}
 
 
 class Learner:
@@ -302,7 +308,7 @@ def validate(learners: Sequence[Learner], tasks: dict[int, TaskBatch]) -> dict[s
     result = {}
     for learner in learners:
         for shots, batch in tasks.items():
-            curve = summarize(shots, mse_after_steps(learner.theta, batch, learner.inner_loop(), max(VALIDATION_STEPS)))
-            for step in VALIDATION_STEPS:
-                result[f"{learner.algo}/K{shots}/step{step}"] = curve.mean[step]
+            mse = mse_after_steps(learner.theta, batch, learner.inner_loop(), max(VALIDATION_STEPS), VALIDATION_STEPS)
+            for step, mean in zip(VALIDATION_STEPS, summarize(shots, mse).mean, strict=True):
+                result[f"{learner.algo}/K{shots}/step{step}"] = mean
     return result

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from mamlviz.core.algorithms import maml_loss, maml_meta_gradient, pretrained_loss, sgd_steps
+from mamlviz.core.algorithms import maml_loss, maml_meta_gradient, pretrained_gradient, sgd_steps
 from mamlviz.core.config import ModelConfig, TaskConfig
 from mamlviz.core.model import expand_to_tasks, forward, init_params, make_mlp, mse_loss_and_grad
 from mamlviz.core.tasks import default_generator, sample_tasks
@@ -95,13 +95,18 @@ def test_sgd_trajectory_is_plain_sgd(setup):
         torch.testing.assert_close(trajectory[1][k], params[k] - 0.1 * g0[k])
 
 
-def test_pretrained_loss_is_joint_regression(setup):
+def test_pretrained_gradient_is_joint_regression(setup):
     theta, batch = setup
     x = torch.cat([batch.support_x, batch.query_x], 1)
     y = torch.cat([batch.support_y, batch.query_y], 1)
     module = make_mlp(MODEL).double()
-    expected = torch.stack([((functional_call(module, theta, (x[t],)) - y[t]) ** 2).mean() for t in range(4)]).mean()
-    torch.testing.assert_close(pretrained_loss(theta, batch), expected)
+    leaves = {k: v.clone().requires_grad_(True) for k, v in theta.items()}
+    expected = torch.stack([((functional_call(module, leaves, (x[t],)) - y[t]) ** 2).mean() for t in range(4)]).mean()
+    expected_grads = torch.autograd.grad(expected, list(leaves.values()))
+    grads, loss = pretrained_gradient(theta, batch)
+    torch.testing.assert_close(loss, expected)
+    for name, expected_grad in zip(leaves, expected_grads, strict=True):
+        torch.testing.assert_close(grads[name], expected_grad, rtol=1e-10, atol=1e-12)
 
 
 def test_forward_shapes_and_module_equivalence(setup):

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mamlviz.core.config import ModelConfig, TaskConfig
-from mamlviz.core.evaluate import adapt, eval_tasks, evaluate, summarize
+from mamlviz.core.evaluate import adapt, eval_tasks, evaluate, mse_after_steps, summarize
 from mamlviz.core.model import init_params
 from mamlviz.core.tasks import default_generator, query_grid
 
@@ -31,3 +31,11 @@ def test_adapt_returns_every_step():
     assert result.predictions.shape == (5, 50)
     assert len(result.params) == 5
     assert result.support_loss[-1] < result.support_loss[0]
+
+
+def test_mse_after_chosen_steps_are_those_rows_of_the_whole_curve():
+    theta = init_params(ModelConfig(), default_generator(0))
+    tasks = eval_tasks(TaskConfig(), 5, 20, seed=3)
+    whole = mse_after_steps(theta, tasks, 0.01, 10)
+    assert whole.shape == (11, 20)
+    torch.testing.assert_close(mse_after_steps(theta, tasks, 0.01, 10, at=(1, 10)), whole[[1, 10]])
