@@ -29,6 +29,13 @@ from mamlviz.gui.views.stability import StabilityView
 from mamlviz.gui.views.task_map import TaskSpaceMapView
 
 FLOW, REUSE, STABILITY, MAP, SENSITIVITY = "Gradient flow", "Feature reuse", "Stability", "Task map", "α sensitivity"
+VIEWS: dict[str, type[QWidget]] = {
+    FLOW: GradientFlowView,
+    REUSE: FeatureReuseView,
+    STABILITY: StabilityView,
+    MAP: TaskSpaceMapView,
+    SENSITIVITY: LrSensitivityView,
+}
 ON_DEMAND = (REUSE, STABILITY, MAP, SENSITIVITY)
 """Tabs computed when shown and stale (gradient flow is fed by training snapshots)."""
 TOOLTIPS = {
@@ -154,25 +161,17 @@ class InsightsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.flow_view = GradientFlowView()
-        self.reuse_view = FeatureReuseView()
-        self.stability_view = StabilityView()
-        self.map_view = TaskSpaceMapView()
-        self.sensitivity_view = LrSensitivityView()
         self.map_init = QComboBox()
         self.map_init.setToolTip("The initialization whose task map is shown.")
         self.map_init.currentTextChanged.connect(lambda _: self._invalidate(MAP))
-        self.map_view.task_selected.connect(self.task_chosen)
         self.tabs = QTabWidget()
         self.captions: dict[str, QLabel] = {}
-        for title, view in (
-            (FLOW, self.flow_view),
-            (REUSE, self.reuse_view),
-            (STABILITY, self.stability_view),
-            (MAP, self.map_view),
-            (SENSITIVITY, self.sensitivity_view),
-        ):
-            self._add_tab(title, view)
+        self.pages: dict[str, QVBoxLayout] = {}
+        self.views: dict[str, QWidget] = {}
+        """The views built so far: each is built when first shown or fed (the panel starts hidden, and its
+        five plots took a third of the window's start-up time)."""
+        for title in VIEWS:
+            self._add_tab(title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -197,7 +196,7 @@ class InsightsPanel(QWidget):
         self.captions[FLOW].setText("Start training to see gradient flow.")
         self.tabs.currentChanged.connect(lambda _: self._refresh())
 
-    def _add_tab(self, title: str, view: QWidget) -> None:
+    def _add_tab(self, title: str) -> None:
         caption = QLabel()
         caption.setWordWrap(True)
         caption.setToolTip(TOOLTIPS[title])
@@ -211,9 +210,40 @@ class InsightsPanel(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addLayout(row)
-        layout.addWidget(view, 1)
+        self.pages[title] = layout
         index = self.tabs.addTab(page, title)
         self.tabs.setTabToolTip(index, TOOLTIPS[title])
+
+    def _view(self, title: str) -> QWidget:
+        """The view of a tab, built (and placed in its page) on first use."""
+        if title not in self.views:
+            view = self.views[title] = VIEWS[title]()
+            self.pages[title].addWidget(view, 1)
+            if title == MAP:
+                view.task_selected.connect(self.task_chosen)
+            if title == SENSITIVITY:
+                view.set_reference(self.lr)
+        return self.views[title]
+
+    @property
+    def flow_view(self) -> GradientFlowView:
+        return self._view(FLOW)
+
+    @property
+    def reuse_view(self) -> FeatureReuseView:
+        return self._view(REUSE)
+
+    @property
+    def stability_view(self) -> StabilityView:
+        return self._view(STABILITY)
+
+    @property
+    def map_view(self) -> TaskSpaceMapView:
+        return self._view(MAP)
+
+    @property
+    def sensitivity_view(self) -> LrSensitivityView:
+        return self._view(SENSITIVITY)
 
     # ---- inputs ---------------------------------------------------------------------------------------------------
     def set_initializations(self, inits: Mapping[str, Initialization]) -> None:
@@ -242,14 +272,16 @@ class InsightsPanel(QWidget):
         changed = [REUSE, MAP] if (lr, steps) != (self.lr, self.steps) else []
         changed += [STABILITY] if lr != self.lr else []
         self.lr, self.steps = lr, steps
-        self.sensitivity_view.set_reference(lr)
-        self._sync_sensitivity_steps()
+        if SENSITIVITY in self.views:
+            self.sensitivity_view.set_reference(lr)
+            self._sync_sensitivity_steps()
         self._invalidate(*changed)
 
     def add_training_snapshot(self, iteration: int, params: Params, cfg: TrainConfig) -> None:
         """Measure gradient flow of the θ being trained, unless the previous snapshot is still being measured."""
         if self.last_iteration is None or iteration <= self.last_iteration or cfg != self.flow_cfg:
-            self.flow_view.clear()
+            if FLOW in self.views:
+                self.flow_view.clear()
             self.flow_run, self.flow_cfg = self.flow_run + 1, cfg
         self.last_iteration = iteration
         theta = {k: v.detach().clone() for k, v in params.items()}
@@ -283,8 +315,10 @@ class InsightsPanel(QWidget):
         self._refresh()
 
     def _refresh(self) -> None:
-        """Request the visible tab if it is stale and not already being computed."""
+        """Build the visible tab's view; request its computation if it is stale and not already being computed."""
         tab = self.tabs.tabText(self.tabs.currentIndex())
+        if self.isVisible():
+            self._view(tab)
         if tab not in ON_DEMAND or not self.isVisible() or not self.stale(tab):
             return
         if self.runner.has(tab, self.versions[tab]):

@@ -15,9 +15,12 @@ def _open(window, qtbot, title):
 
 def test_insights_is_hidden_at_first_and_opens_from_the_view_menu(window, qtbot):
     assert not window.insights_dock.isVisible()
+    assert not window.insights.views  # its plots are built when first shown, not at start-up
     assert window.insights_action.shortcut().toString() == "Ctrl+I"
     _open(window, qtbot, REUSE)
     assert window.insights_dock.isVisible()
+    assert set(window.insights.views) == {REUSE}
+    assert window.insights.reuse_view.isVisible()
     assert set(window.insights.reuse_view.changes) == {"maml", "pretrained"}, window.insights.captions[REUSE].text()
     window.controls.compare.set_shown("anil", True)
     qtbot.waitUntil(lambda: not window.insights.busy and not window.insights.stale(REUSE), timeout=20_000)
