@@ -6,7 +6,6 @@ import argparse
 import math
 import os
 import sys
-import threading
 from pathlib import Path
 
 import torch
@@ -60,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def warm_up_torch() -> None:
-    """One tiny optimizer step (its first use imports a lot), run in the background once the window shows.
+    """One tiny optimizer step (its first use imports a lot), run in the background once the window has shown.
 
     Otherwise the worker's first optimizer step stalls the GUI, or the window opens seconds later.
     """
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("mamlviz")
     app.setOrganizationName("mamlviz")
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
-    window = MainWindow()
+    window = MainWindow(warm_up=warm_up_torch)
     window.resize(*args.size)
     if args.open is not None:
         opened = (
@@ -112,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.points is not None:
         window.playground.set_points(args.points)
     window.show()
-    window.warm_up = threading.Thread(target=warm_up_torch, name="torch warm-up", daemon=True)
-    window.warm_up.start()
     if args.screenshot is None:
         return app.exec()
     return take_screenshot(app, window, args.screenshot, args.train_iters)

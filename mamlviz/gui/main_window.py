@@ -5,15 +5,24 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QTabWidget,
+    QWidget,
+)
 
 from mamlviz.core.algorithms import InnerLoop, inner_loop_for
 from mamlviz.core.checkpoint import Initialization, load_initialization, save_initialization
@@ -104,6 +113,23 @@ def init_tooltip(name: str, init: Initialization) -> str:
     return text
 
 
+class AfterFirstFrame(QObject):
+    """Calls `callback` once, on the event loop's turn after `widget` has painted its first frame.
+
+    (A zero timer set before the window shows fires *before* that first paint.)"""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self.callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:  # the window itself is painted first, then its children
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self.callback)
+        return False
+
+
 class MainWindow(QMainWindow):
     """The desktop explorer. Relay signals let tests and scripts wait on what the worker does."""
 
@@ -116,7 +142,8 @@ class MainWindow(QMainWindow):
     classification_loaded = Signal(object)
     """A FewShotDemo (or the MamlvizError that prevented it), loaded off the GUI thread."""
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, warm_up: Callable[[], None] | None = None) -> None:
+        """`warm_up`: run on a background thread once the window shows (the app's torch warm-up)."""
         super().__init__()
         self.setWindowTitle("mamlviz — MAML explorer")
         self.settings = settings if settings is not None else QSettings("mamlviz", "mamlviz")
@@ -131,8 +158,9 @@ class MainWindow(QMainWindow):
         """Closing asks before trained, unexported initializations are lost (off for scripts and tests)."""
         self.omniglot_trained: dict[str, Initialization] = {}
         """Omniglot initializations trained in this app (they live in the Classification tab, not the playground)."""
+        self.warm_up_target = warm_up
         self.warm_up: threading.Thread | None = None
-        """Background torch warm-up started by the app; training waits for it."""
+        """The background warm-up, once started; training waits for it."""
         self.controls = ControlsPanel()
         self.playground = PlaygroundPanel()
         self.monitor = TrainingMonitor()
@@ -176,14 +204,18 @@ class MainWindow(QMainWindow):
         self.playground.truth = truth
         self.playground.points = sample_points(truth, 5, (-5.0, 5.0), self.rng)
         self._use_inits(source, shown=DEFAULT_SHOWN)
-        QTimer.singleShot(0, self._fill_in_after_showing)
+        self.first_frame = AfterFirstFrame(self, self._fill_in_after_showing)
 
     def _fill_in_after_showing(self) -> None:
-        """What the window need not wait for (a quarter of a second at start): the probe's shipped fits and the
-        Omniglot folder the shipped Omniglot init was trained on."""
-        self._show_probe_before_training()
+        """What the first frame need not wait for: the probe's shipped fits (unless a run has started), the
+        Omniglot folder the shipped Omniglot init was trained on, then the warm-up thread."""
+        if self.trainer is None and not self.training:
+            self._show_probe_before_training()
         if not self.controls.training.data.text():
             self.controls.training.data.setText(shipped_omniglot_data())
+        if self.warm_up_target is not None and self.warm_up is None:
+            self.warm_up = threading.Thread(target=self.warm_up_target, name="warm-up", daemon=True)
+            self.warm_up.start()
 
     def _show_probe_before_training(self) -> None:
         """The probe plot is never empty: before any run it shows the shipped MAML and pretrained fits."""

@@ -1,16 +1,18 @@
 """Training from the window: start, stream, pause/resume, stop, close mid-run, divergence, worker errors."""
 
+import threading
 import time
 
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 import mamlviz.core.train as train_module
 from mamlviz.core.errors import TrainingDiverged
 from mamlviz.gui.controls import CUDA_MISSING
+from mamlviz.gui.main_window import MainWindow
 
 
 def _quick(window, iterations: int = 100_000, meta_batch: int = 4) -> None:
@@ -251,3 +253,16 @@ def test_exporting_or_saving_a_session_means_nothing_is_asked(window, qtbot, mon
     monkeypatch.setattr(QMessageBox, "question", lambda *args: pytest.fail("asked although nothing would be lost"))
     window.ask_before_closing = True
     assert window.close()
+
+
+def test_the_warm_up_starts_once_the_first_frame_is_painted(qtbot, tmp_path):
+    ran = threading.Event()
+    win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), warm_up=ran.set)
+    win.ask_before_closing = False
+    qtbot.addWidget(win)
+    assert win.warm_up is None and not win.monitor.probe.history  # nothing of it runs before the window shows
+    win.show()
+    qtbot.waitUntil(lambda: win.warm_up is not None, timeout=5000)
+    win.warm_up.join(5)
+    assert ran.is_set()
+    assert win.monitor.probe.label.text() == "shipped, before training"
