@@ -10,7 +10,15 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
 from mamlviz.core.playground import Probe
-from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_color, model_pen, truth_pen
+from mamlviz.gui.style import (
+    POINT_BRUSH,
+    display_name,
+    legend_below,
+    model_color,
+    model_pen,
+    truth_pen,
+    unindexed,
+)
 from mamlviz.gui.worker import TrainingChunk
 
 MAX_HISTORY = 400
@@ -91,7 +99,7 @@ class LossPlot(QWidget):
         self.last_n.setPrefix("last ")
         self.last_n.setSuffix(" it")
         self.last_n.setToolTip("Show only the last N iterations (0 = all).")
-        self.plot = pg.PlotWidget()
+        self.plot = unindexed(pg.PlotWidget())
         item = self.plot.getPlotItem()
         item.setTitle("Meta-training loss (query MSE)", size="10pt")
         item.setLabel("bottom", "iteration")
@@ -275,7 +283,7 @@ class ProbePlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget()
+        self.plot = unindexed(pg.PlotWidget())
         item = self.plot.getPlotItem()
         item.setTitle("Probe task fit (live)", size="10pt")
         item.setMenuEnabled(False)

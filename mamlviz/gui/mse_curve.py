@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from mamlviz.core.playground import PAPER_TABLE2_5SHOT, ModelCurves
-from mamlviz.gui.style import display_name, legend_below, model_color, model_pen
+from mamlviz.gui.style import display_name, legend_below, model_color, model_pen, unindexed
 
 
 class MseCurvePlot(pg.PlotWidget):
@@ -16,6 +16,7 @@ class MseCurvePlot(pg.PlotWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        unindexed(self)
         item = self.getPlotItem()
         item.setTitle("Test-time MSE on the true task", size="10pt")
         item.setLabel("bottom", "SGD steps")

@@ -11,7 +11,7 @@ from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from mamlviz.core.playground import ModelCurves
-from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_pen, truth_pen
+from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_pen, truth_pen, unindexed
 
 X_RANGE = (-5.5, 5.5)
 Y_RANGE = (-6.0, 6.0)
@@ -56,6 +56,7 @@ class PlaygroundPlot(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         self.editor = PointEditor()
         super().__init__(parent, viewBox=self.editor)
+        unindexed(self)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         item = self.getPlotItem()
         item.setXRange(*X_RANGE, padding=0)

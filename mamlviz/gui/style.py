@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsScene
 
 BASE_COLORS = {
     "maml": "#0072B2",
@@ -74,3 +75,10 @@ def legend_below(plot_item: pg.PlotItem, columns: int, size: str = "8pt") -> pg.
     plot_item.layout.addItem(legend, 5, 1)
     plot_item.legend = legend
     return legend
+
+
+def unindexed(widget: pg.PlotWidget) -> pg.PlotWidget:
+    """Turn off the plot scene's BSP index of item positions: Qt rebuilds it whenever a curve's data changes
+    (measured: 2 ms of a 13 ms click-to-redraw), while a linear scan of a few dozen items costs nothing."""
+    widget.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+    return widget
