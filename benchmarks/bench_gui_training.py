@@ -3,9 +3,11 @@
 One script run measures, on the same config (paper settings, N iterations):
   * headless: `Trainer(cfg).iterate()` as `mamlviz train` runs it (MAML only), and with the baseline;
   * in the app: Start → training_finished, MAML + pretrained side by side, plots updating;
-  * stalls: a 5 ms QTimer on the GUI thread during the in-app run; stall = tick gap − 5 ms.
-Headless runs are done before and after the app run and averaged (the machine is shared).
-Run: python benchmarks/bench_gui_training.py [--iters 1500]
+  * stalls: a 5 ms QTimer on the GUI thread during the in-app runs; stall = tick gap − 5 ms.
+The machine is shared and its speed drifts, so the runs alternate, headless, app, headless, app, ...,
+each app run is compared with the mean of the headless runs just before and after it, and the median
+of those ratios is printed with every one of them.
+Run: python benchmarks/bench_gui_training.py [--iters 1500] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -57,34 +59,39 @@ def app_run(app, window, iterations: int) -> tuple[float, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iters", type=int, default=1500)
+    parser.add_argument("--rounds", type=int, default=3, help="app runs, each between two headless runs")
     args = parser.parse_args()
     app, window = make_window()
     window.controls.training.iterations.setValue(args.iters)
     cfg = window.controls.training.config()
-    maml_only = [headless_rate(cfg, False)]
-    both = [headless_rate(cfg, True)]
-    in_app, stalls = app_run(app, window, args.iters)
-    both.append(headless_rate(cfg, True))
-    maml_only.append(headless_rate(cfg, False))
+    maml_only, both, in_app, stalls = [headless_rate(cfg, False)], [headless_rate(cfg, True)], [], []
+    for _ in range(args.rounds):
+        window.reset_training()
+        rate, gaps = app_run(app, window, args.iters)
+        in_app.append(rate)
+        stalls.append(gaps)
+        both.append(headless_rate(cfg, True))
+        maml_only.append(headless_rate(cfg, False))
     window.close()
+    same_work = [rate / np.mean(both[i : i + 2]) for i, rate in enumerate(in_app)]
+    maml_work = [rate / np.mean(maml_only[i : i + 2]) for i, rate in enumerate(in_app)]
+    stall = np.concatenate(stalls)
+
+    def runs(values: list[float], fmt: str) -> str:
+        return ", ".join(format(v, fmt) for v in values)
+
     print(
         f"config: {cfg.algo}, {cfg.iterations} iterations, meta-batch {cfg.meta_batch}, validation every "
-        f"{cfg.val_every}"
+        f"{cfg.val_every}; {args.rounds} app runs between headless runs"
     )
+    print(f"headless `mamlviz train` loop (MAML only): {runs(maml_only, '.1f')} it/s")
+    print(f"headless MAML + pretrained:               {runs(both, '.1f')} it/s")
+    print(f"in the app, MAML + pretrained, plots live: {runs(in_app, '.1f')} it/s")
+    for label, ratios in (("same work, MAML + pretrained", same_work), ("`mamlviz train`, MAML only", maml_work)):
+        print(f"in-app / headless ({label}): median {np.median(ratios):.0%} ({runs(ratios, '.0%')})")
     print(
-        f"headless `mamlviz train` loop (MAML only): {np.mean(maml_only):.1f} it/s  (runs: "
-        f"{', '.join(f'{r:.1f}' for r in maml_only)})"
-    )
-    print(
-        f"headless MAML + pretrained:               {np.mean(both):.1f} it/s  (runs: "
-        f"{', '.join(f'{r:.1f}' for r in both)})"
-    )
-    print(f"in the app, MAML + pretrained, plots live: {in_app:.1f} it/s")
-    print(f"in-app / headless (same work, MAML + pretrained): {in_app / np.mean(both):.0%}")
-    print(f"in-app / headless `mamlviz train` (MAML only):    {in_app / np.mean(maml_only):.0%}")
-    print(
-        f"GUI event-loop stalls during training ({len(stalls)} ticks of a 5 ms timer): "
-        f"median {np.median(stalls):.1f} ms, p99 {np.percentile(stalls, 99):.1f} ms, max {stalls.max():.1f} ms"
+        f"GUI event-loop stalls during training ({len(stall)} ticks of a 5 ms timer): "
+        f"median {np.median(stall):.1f} ms, p99 {np.percentile(stall, 99):.1f} ms, max {stall.max():.1f} ms"
     )
 
 

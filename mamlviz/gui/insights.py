@@ -193,6 +193,8 @@ class InsightsPanel(QWidget):
         self.flow_runner.started.connect(lambda job: self.started.emit(job.tab))
         self.flow_runner.finished.connect(self._on_flow)
         self.flow_run, self.flow_cfg, self.last_iteration = 0, None, None
+        self.pending_flow: list[tuple] = []
+        """Gradient-flow measurements made before the tab's view was built, handed to it when it is."""
         self.captions[FLOW].setText("Start training to see gradient flow.")
         self.tabs.currentChanged.connect(lambda _: self._refresh())
 
@@ -223,6 +225,9 @@ class InsightsPanel(QWidget):
                 view.task_selected.connect(self.task_chosen)
             if title == SENSITIVITY:
                 view.set_reference(self.lr)
+            if title == FLOW:
+                view.add_measurements(self.pending_flow)
+                self.pending_flow = []
         return self.views[title]
 
     @property
@@ -282,6 +287,7 @@ class InsightsPanel(QWidget):
         if self.last_iteration is None or iteration <= self.last_iteration or cfg != self.flow_cfg:
             if FLOW in self.views:
                 self.flow_view.clear()
+            self.pending_flow = []
             self.flow_run, self.flow_cfg = self.flow_run + 1, cfg
         self.last_iteration = iteration
         theta = {k: v.detach().clone() for k, v in params.items()}
@@ -409,7 +415,11 @@ class InsightsPanel(QWidget):
         self.computed.emit(FLOW)
 
     def _show_flow(self, flow: GradientFlow, iteration: int) -> None:
-        self.flow_view.add_measurement(iteration, flow.labels, flow.second_order, flow.first_order, flow.cosine)
+        row = (iteration, flow.labels, flow.second_order, flow.first_order, flow.cosine)
+        if FLOW in self.views:
+            self.flow_view.add_measurement(*row)
+        else:  # building the view while training runs would stall the window: it is built when first shown
+            self.pending_flow.append(row)
         cfg = self.flow_cfg
         self.captions[FLOW].setText(
             f"Iteration {iteration}: cos(exact, first-order) = {flow.cosine:.2f} on {cfg.meta_batch} fixed tasks, "

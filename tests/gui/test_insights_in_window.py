@@ -56,3 +56,19 @@ def test_training_snapshots_feed_the_gradient_flow_tab(window, qtbot):
         window.stop_action.trigger()
     x, _ = window.insights.flow_view.second_curves["head"].getOriginalDataset()
     assert list(x) == sorted(x) and x[0] >= 1
+
+
+def test_gradient_flow_measured_while_the_panel_is_hidden_is_shown_when_it_opens(window, qtbot):
+    window.controls.training.iterations.setValue(100_000)
+    window.controls.training.meta_batch.setValue(4)
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: len(window.insights.pending_flow) >= 2, timeout=20_000)
+    with qtbot.waitSignal(window.training_finished, timeout=5000):
+        window.stop_action.trigger()
+    assert FLOW not in window.insights.views  # nothing was built while the dock was hidden
+    measured = [row[0] for row in window.insights.pending_flow]
+    window.insights.show_tab(FLOW)
+    window.insights_action.trigger()
+    assert window.insights.flow_view.iterations == measured and not window.insights.pending_flow
+    x, _ = window.insights.flow_view.second_curves["head"].getOriginalDataset()
+    assert list(x) == measured

@@ -65,21 +65,32 @@ class GradientFlowView(QWidget):
         cosine: float,
     ) -> None:
         """Append one measurement: per-layer norms (same order as `labels`) and the cosine."""
-        if list(labels) != list(self.second_curves):
-            self.clear()
-            for i, label in enumerate(labels):
-                color = LAYER_COLORS[i % len(LAYER_COLORS)]
-                self.second_curves[label] = self.norm_plot.plot(pen=pg.mkPen(color, width=1), name=label)
-                dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-                self.first_curves[label] = self.norm_plot.plot(pen=dashed)
-            self.norm_plot.getPlotItem().legend.setColumnCount(len(labels))
-        self.iterations.append(iteration)
-        self.second.append(np.asarray(second_order, dtype=float))
-        self.first.append(np.asarray(first_order, dtype=float))
-        self.cosines.append(float(cosine))
+        self.add_measurements([(iteration, labels, second_order, first_order, cosine)])
+
+    def add_measurements(self, rows: Sequence[tuple[int, Sequence[str], np.ndarray, np.ndarray, float]]) -> None:
+        """Append measurements, each (iteration, labels, exact norms, first-order norms, cosine); redraw once."""
+        for iteration, labels, second_order, first_order, cosine in rows:
+            if list(labels) != list(self.second_curves):
+                self._start_layers(labels)
+            self.iterations.append(iteration)
+            self.second.append(np.asarray(second_order, dtype=float))
+            self.first.append(np.asarray(first_order, dtype=float))
+            self.cosines.append(float(cosine))
+        if not rows:
+            return
         x = np.asarray(self.iterations, dtype=float)
         second, first = np.stack(self.second), np.stack(self.first)
-        for i, label in enumerate(labels):
+        for i, label in enumerate(self.second_curves):
             self.second_curves[label].setData(x, np.maximum(second[:, i], 1e-12))
             self.first_curves[label].setData(x, np.maximum(first[:, i], 1e-12))
         self.cosine_curve.setData(x, np.asarray(self.cosines))
+
+    def _start_layers(self, labels: Sequence[str]) -> None:
+        """Forget what was measured and make one solid and one dashed curve per layer."""
+        self.clear()
+        for i, label in enumerate(labels):
+            color = LAYER_COLORS[i % len(LAYER_COLORS)]
+            self.second_curves[label] = self.norm_plot.plot(pen=pg.mkPen(color, width=1), name=label)
+            dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
+            self.first_curves[label] = self.norm_plot.plot(pen=dashed)
+        self.norm_plot.getPlotItem().legend.setColumnCount(len(labels))
