@@ -30,7 +30,8 @@ def headless_rate(cfg, with_baseline: bool) -> float:
     return cfg.iterations / (time.perf_counter() - start)
 
 
-def app_run(app, window, iterations: int) -> tuple[float, np.ndarray]:
+def app_run(app, window, iterations: int) -> tuple[float, np.ndarray, float]:
+    """Iterations per second in the app, the event-loop stalls (ms) and the GUI thread's share of one CPU."""
     window.controls.training.iterations.setValue(iterations)
     gaps: list[float] = []
     last = [time.perf_counter()]
@@ -45,15 +46,16 @@ def app_run(app, window, iterations: int) -> tuple[float, np.ndarray]:
     timer.timeout.connect(tick)
     loop = QEventLoop()
     window.training_finished.connect(loop.quit)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     window.start_training()
     last[0] = time.perf_counter()
     timer.start()
     loop.exec()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
     timer.stop()
+    window.training_finished.disconnect(loop.quit)
     stalls = np.maximum(np.array(gaps) - 0.005, 0) * 1000
-    return iterations / elapsed, stalls
+    return iterations / elapsed, stalls, cpu / elapsed
 
 
 def main() -> None:
@@ -64,12 +66,13 @@ def main() -> None:
     app, window = make_window()
     window.controls.training.iterations.setValue(args.iters)
     cfg = window.controls.training.config()
-    maml_only, both, in_app, stalls = [headless_rate(cfg, False)], [headless_rate(cfg, True)], [], []
+    maml_only, both, in_app, stalls, gui_cpu = [headless_rate(cfg, False)], [headless_rate(cfg, True)], [], [], []
     for _ in range(args.rounds):
         window.reset_training()
-        rate, gaps = app_run(app, window, args.iters)
+        rate, gaps, cpu = app_run(app, window, args.iters)
         in_app.append(rate)
         stalls.append(gaps)
+        gui_cpu.append(cpu)
         both.append(headless_rate(cfg, True))
         maml_only.append(headless_rate(cfg, False))
     window.close()
@@ -87,6 +90,7 @@ def main() -> None:
     print(f"headless `mamlviz train` loop (MAML only): {runs(maml_only, '.1f')} it/s")
     print(f"headless MAML + pretrained:               {runs(both, '.1f')} it/s")
     print(f"in the app, MAML + pretrained, plots live: {runs(in_app, '.1f')} it/s")
+    print(f"GUI thread's CPU time during those app runs: {runs(gui_cpu, '.0%')} of their wall time")
     for label, ratios in (("same work, MAML + pretrained", same_work), ("`mamlviz train`, MAML only", maml_work)):
         print(f"in-app / headless ({label}): median {np.median(ratios):.0%} ({runs(ratios, '.0%')})")
     print(
