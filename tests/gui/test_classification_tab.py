@@ -57,6 +57,15 @@ def test_sampled_task_renders_support_queries_and_both_answers(tab, qtbot, tmp_p
     assert tab.grab().save(str(tmp_path / "sampled.png"))
 
 
+def test_queries_wrap_to_the_width_instead_of_scrolling_sideways(tab, qtbot):
+    scroll = tab.pages.currentWidget()
+    qtbot.waitUntil(lambda: len({result.y() for result in tab.query_results}) == 1)  # 1100 px: one row
+    tab.resize(560, 650)
+    qtbot.waitUntil(lambda: len({result.y() for result in tab.query_results}) > 1)
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert all(result.isVisible() for result in tab.query_results)
+
+
 def stroke(qtbot, canvas, points):
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(*points[0]))
     for point in points[1:]:

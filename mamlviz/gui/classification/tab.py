@@ -26,7 +26,7 @@ from mamlviz.core.errors import MamlvizError
 from mamlviz.core.fewshot_demo import DemoTask, FewShotDemo
 from mamlviz.core.model import Params
 from mamlviz.gui.classification.canvas import DrawingCanvas
-from mamlviz.gui.classification.widgets import QueryResult, Thumbnail
+from mamlviz.gui.classification.widgets import QueryResult, Thumbnail, WrappingGrid
 
 DRAW_HINT = "Draw at least one example for every class (+ keep stores it and frees the canvas), then a query."
 
@@ -76,10 +76,16 @@ class ClassificationTab(QWidget):
         controls.addWidget(self.step_slider, 1)
         controls.addWidget(self.step_label)
 
-        self.support_box = QGroupBox("Support set: one row per class")
+        self.support_box = QGroupBox("Support set")
         self.support_grid = QGridLayout(self.support_box)
-        self.queries_box = QGroupBox("Queries: dashed = before adaptation, filled = after the chosen step")
-        self.queries_row = QHBoxLayout(self.queries_box)
+        self.queries_box = QGroupBox("Queries")
+        key = QLabel("Bars: dashed = before adaptation, filled = after the chosen step.")
+        key.setWordWrap(True)
+        self.queries_grid = WrappingGrid()
+        queries_layout = QVBoxLayout(self.queries_box)
+        queries_layout.addWidget(key)
+        queries_layout.addWidget(self.queries_grid)
+        queries_layout.addStretch(1)
         sampled = QWidget()
         sampled_layout = QHBoxLayout(sampled)
         sampled_layout.addWidget(self.support_box)
@@ -161,12 +167,9 @@ class ClassificationTab(QWidget):
             self.support_grid.addWidget(QLabel(f"class {c + 1}"), c, 0)
             for k, ink in enumerate(drawings):
                 self.support_grid.addWidget(Thumbnail(ink, 2), c, k + 1)
-        _clear_layout(self.queries_row)
         names = list(self.demo.inits) if self.demo else []
         self.query_results = [QueryResult(names, ink) for ink in self.task.queries]
-        for result in self.query_results:
-            self.queries_row.addWidget(result)
-        self.queries_row.addStretch()
+        self.queries_grid.set_widgets(self.query_results)
         self.predictions = {}
 
     def set_predictions(self, predictions: dict[str, np.ndarray]) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from mamlviz.gui.style import DISPLAY_NAMES, model_color
 
@@ -93,6 +93,7 @@ class QueryResult(QWidget):
         for name in names:
             answer = QLabel(name)
             answer.setStyleSheet(f"color: {learner_color(name).name()};")
+            answer.setMinimumWidth(answer.fontMetrics().horizontalAdvance(f"{name}: class 20 (100%) ✓") + 4)
             bars = ProbabilityBars(learner_color(name))
             layout.addWidget(answer)
             layout.addWidget(bars)
@@ -105,3 +106,47 @@ class QueryResult(QWidget):
         mark = "" if truth is None else (" ✓" if guess == truth else " ✗")
         self.answers[name].setText(f"{name}: class {guess + 1} ({100 * after[guess]:.0f}%){mark}")
         self.bars[name].set_values(probabilities[0], after, truth)
+
+
+class WrappingGrid(QWidget):
+    """Widgets in rows that wrap at the available width: as many columns of the widest one as fit, at least one
+    (a single row of five queries needed a horizontal scroll bar beside the support set)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.widgets: list[QWidget] = []
+        self.columns = 0
+
+    def set_widgets(self, widgets: list[QWidget]) -> None:
+        """Replace the widgets (the old ones are deleted)."""
+        for widget in self.widgets:
+            self.grid.removeWidget(widget)
+            widget.deleteLater()
+        self.widgets, self.columns = list(widgets), 0
+        self._reflow()
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as one column, whatever the columns are now (else the grid could never get narrower)."""
+        hint = super().minimumSizeHint()
+        if self.widgets:
+            hint.setWidth(self._cell_width())
+        return hint
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._reflow()
+
+    def _cell_width(self) -> int:
+        return max(widget.sizeHint().width() for widget in self.widgets) + self.grid.horizontalSpacing()
+
+    def _reflow(self) -> None:
+        if not self.widgets:
+            return
+        columns = max(1, min(len(self.widgets), (self.width() + self.grid.horizontalSpacing()) // self._cell_width()))
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for i, widget in enumerate(self.widgets):
+            self.grid.addWidget(widget, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
