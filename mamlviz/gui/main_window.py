@@ -938,5 +938,7 @@ class MainWindow(QMainWindow):
             if not self.worker.wait(STOP_WAIT_MS):
                 self.worker.wait()
         self.insights.stop(STOP_WAIT_MS / 1000)
+        if self.warm_up is not None:  # a thread still inside torch when Python exits aborts the process
+            self.warm_up.join()
         self.settings.setValue("window_state", self.saveState())
         event.accept()
