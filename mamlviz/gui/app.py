@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("mamlviz")
     app.setOrganizationName("mamlviz")
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
-    window = MainWindow(warm_up=warm_up_torch)
+    window = MainWindow(warm_up=warm_up_torch if args.screenshot is None else None)  # a screenshot exits at once
     window.resize(*args.size)
     if args.open is not None:
         opened = (
