@@ -37,8 +37,9 @@ class TrainingWorker(QThread):
 
     Chunks are emitted at most `max_hz` times a second; probe fits and parameter snapshots ride
     along at most every `probe_period` seconds. A non-finite loss pauses (θ stays finite).
-    The defaults keep the GUI thread's share of the CPU while training near 12% (measured: 15-17% at
-    10 Hz and 1 s), which is what the worker loses to it through the GIL.
+    The defaults keep the GUI thread near 10% of a CPU while training (measured: 15-17% at 10 Hz and
+    1 s, 11-13% at 7 Hz and 1.5 s); the worker loses about that share of its time to it through the GIL
+    (an idle GUI thread left training at 89-95% of headless, one at 13% at 71-81%).
     """
 
     chunk = Signal(object)
@@ -50,8 +51,8 @@ class TrainingWorker(QThread):
         trainer: Trainer,
         probe: Probe | None,
         probe_steps: int,
-        max_hz: float = 7.0,
-        probe_period: float = 1.5,
+        max_hz: float = 5.0,
+        probe_period: float = 2.0,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
