@@ -5,7 +5,7 @@ Each run starts a fresh Python process that runs the app's `main` offscreen (scr
 display is needed), with the screenshot step replaced by an event loop that prints a marker line once
 the window has painted its first frame; the time is measured from process launch to that line. Also
 prints the wall time of a whole `mamlviz gui --screenshot` run (launch, render, save, exit).
-Run: python benchmarks/bench_gui_startup.py [--runs 5]
+Run: python benchmarks/bench_gui_startup.py [--runs 5] [--platform xcb]  (xcb: on a display, e.g. under xvfb-run)
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def time_to_shown(env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--platform", default="offscreen", help="Qt platform plugin (offscreen, xcb, ...)")
     args = parser.parse_args()
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM=args.platform)
     shown = [time_to_shown(env) for _ in range(args.runs)]
     shot = Path(tempfile.mkdtemp()) / "startup.png"
     whole = []
@@ -61,7 +62,8 @@ def main() -> None:
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
         whole.append(time.perf_counter() - start)
     print(
-        f"process start -> main window's first frame painted (shipped inits loaded): median {np.median(shown):.2f} s "
+        f"{args.platform}: process start -> main window's first frame painted (shipped inits loaded): "
+        f"median {np.median(shown):.2f} s "
         f"({', '.join(f'{t:.2f}' for t in shown)})"
     )
     print(
