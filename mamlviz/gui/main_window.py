@@ -378,6 +378,12 @@ class MainWindow(QMainWindow):
         self.clear_action = a(
             "Clear points", lambda: self.playground.set_points([]), "Ctrl+Shift+Backspace", "Remove every support point"
         )
+        self.undo_action = a(
+            "Undo point edit", self.playground.undo, QKeySequence.StandardKey.Undo, "Take back the last point edit"
+        )
+        self.redo_action = a(
+            "Redo point edit", self.playground.redo, QKeySequence.StandardKey.Redo, "Redo the point edit taken back"
+        )
         self.compare_action = a(
             "Compare ticked initializations…",
             lambda: self.compare_initializations(),
@@ -419,6 +425,8 @@ class MainWindow(QMainWindow):
         for name in PRESETS:
             presets.addAction(name, lambda n=name: self.controls.training.apply_preset(n))
         playground = bar.addMenu("&Playground")
+        playground.addActions([self.undo_action, self.redo_action])
+        playground.addSeparator()
         playground.addActions([self.random_action, self.sample_action, self.clear_action])
         playground.addSeparator()
         playground.addAction(self.compare_action)
@@ -465,6 +473,8 @@ class MainWindow(QMainWindow):
             lambda: self.playground.set_adaptation(adapt.lr.value(), adapt.steps.value(), adapt.show_steps.isChecked())
         )
         self.playground.problem.connect(lambda message: self.show_error("Support points refused", message))
+        self.playground.history_changed.connect(self._update_history_actions)
+        self._update_history_actions()
         self.controls.compare.changed.connect(self._show_ticked)
         self.playground.updated.connect(lambda: self.insights.set_support(self.playground.points))
         adapt.changed.connect(lambda: self.insights.set_adaptation(adapt.lr.value(), adapt.steps.value()))
@@ -682,6 +692,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Training ended after {done:,} iterations.", 5000)
         self._update_run_state()
         self.training_finished.emit()
+
+    def _update_history_actions(self) -> None:
+        self.undo_action.setEnabled(bool(self.playground.undo_stack))
+        self.redo_action.setEnabled(bool(self.playground.redo_stack))
 
     def _update_run_state(self) -> None:
         running = self.training

@@ -17,6 +17,8 @@ from mamlviz.gui.playground_plot import X_RANGE, PlaygroundPlot
 from mamlviz.gui.style import display_name
 
 GRID = np.linspace(*X_RANGE, 151)
+HISTORY = 200
+"""Point edits that can be undone."""
 
 
 class PlaygroundPanel(QWidget):
@@ -24,6 +26,8 @@ class PlaygroundPanel(QWidget):
 
     updated = Signal()
     problem = Signal(str)
+    history_changed = Signal()
+    """What can be undone or redone changed."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,8 +50,11 @@ class PlaygroundPanel(QWidget):
         self.curves: dict[str, ModelCurves] = {}
         self.selected: int | None = None
         self._drawn_truth: Truth | bool | None = False
+        self.undo_stack: list[np.ndarray] = []
+        self.redo_stack: list[np.ndarray] = []
         editor = self.plot.editor
         editor.point_added.connect(self.add_point)
+        editor.drag_started.connect(lambda _: self._remember())
         editor.point_moved.connect(self.move_point)
         editor.point_removed.connect(self.remove_point)
         editor.point_selected.connect(self._select)
@@ -67,24 +74,59 @@ class PlaygroundPanel(QWidget):
         self.refresh()
 
     def set_points(self, points: object) -> None:
-        """Replace every point; refuses NaN or huge coordinates with a message and keeps the old ones."""
+        """Replace every point (an edit that can be undone); refuses NaN or huge coordinates with a message and
+        keeps the old ones."""
+        checked = self._checked(points)
+        if checked is None:
+            return
+        if not np.array_equal(checked, self.points):
+            self._remember()
+        self._show_points(checked)
+
+    def _checked(self, points: object) -> np.ndarray | None:
         try:
-            self.points = check_points(points)
+            return check_points(points)
         except MamlvizError as exc:
             self.problem.emit(str(exc))
-            return
+            return None
+
+    def _show_points(self, points: np.ndarray) -> None:
+        self.points = points
         self.selected = None
         self.refresh()
+
+    def _remember(self) -> None:
+        """Keep the current points for Undo (a new edit forgets what could be redone)."""
+        self.undo_stack = [*self.undo_stack[-(HISTORY - 1) :], self.points.copy()]
+        self.redo_stack = []
+        self.history_changed.emit()
+
+    def undo(self) -> None:
+        """Back to the points before the last edit."""
+        if self.undo_stack:
+            self.redo_stack.append(self.points.copy())
+            self._show_points(self.undo_stack.pop())
+            self.history_changed.emit()
+
+    def redo(self) -> None:
+        """Again the edit the last Undo took back."""
+        if self.redo_stack:
+            self.undo_stack.append(self.points.copy())
+            self._show_points(self.redo_stack.pop())
+            self.history_changed.emit()
 
     def add_point(self, x: float, y: float) -> None:
         self.set_points(np.vstack([self.points, [x, y]]))
         self.selected = len(self.points) - 1
 
     def move_point(self, index: int, x: float, y: float) -> None:
+        """One step of a drag (the drag as a whole is one edit: remembered when it starts)."""
         points = self.points.copy()
         points[index] = (x, y)
-        self.set_points(points)
-        self.selected = index
+        checked = self._checked(points)
+        if checked is not None:
+            self._show_points(checked)
+            self.selected = index
 
     def remove_point(self, index: int) -> None:
         self.set_points(np.delete(self.points, index, axis=0))

@@ -22,6 +22,8 @@ class PointEditor(pg.ViewBox):
     """A fixed-range view box (no pan, zoom or menu) holding the points and the signals that edit them."""
 
     point_added = Signal(float, float)
+    drag_started = Signal(int)
+    """A point starts being dragged (the moves that follow are one edit)."""
     point_moved = Signal(int, float, float)
     point_removed = Signal(int)
     point_selected = Signal(int)
@@ -184,7 +186,10 @@ class PlaygroundPlot(pg.PlotWidget):
         button, start, index = self._press
         scene_pos = self.mapToScene(ev.position().toPoint())
         moved = (self.mapFromScene(scene_pos) - self.mapFromScene(start)).manhattanLength()
-        self._dragging = self._dragging or moved >= QApplication.startDragDistance()
+        starts = not self._dragging and moved >= QApplication.startDragDistance()
+        self._dragging = self._dragging or starts
+        if starts and button == Qt.MouseButton.LeftButton and index is not None:
+            self.editor.drag_started.emit(index)
         if button == Qt.MouseButton.LeftButton and index is not None and self._dragging:
             self.editor.point_moved.emit(index, *self.editor.clamped(scene_pos))
         ev.accept()

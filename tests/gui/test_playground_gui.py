@@ -3,6 +3,7 @@
 import numpy as np
 from gui_helpers import click, data_per_pixel, view_pos
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 
 from mamlviz.core.playground import adapt_all
@@ -58,6 +59,38 @@ def test_drag_moves_a_point(window, qtbot):
     assert len(playground.points) == 2
     assert np.all(np.abs(playground.points[0] - [-1.0, 3.0]) <= tolerance)
     np.testing.assert_allclose(playground.points[1], [2.0, -1.0])
+
+
+def test_undo_and_redo_take_back_clicks_a_whole_drag_and_clear(window, qtbot):
+    playground = window.playground
+    playground.set_points([[-2.0, 1.0], [2.0, -1.0]])
+    before = playground.points.copy()
+    click(qtbot, playground.plot, 0.0, 3.0)
+    viewport = playground.plot.viewport()
+    start, end = view_pos(playground.plot, -2.0, 1.0), view_pos(playground.plot, -1.0, -3.0)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for t in np.linspace(0.1, 1.0, 6):
+        QTest.mouseMove(viewport, start + QPoint(round((end - start).x() * t), round((end - start).y() * t)))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    dragged = playground.points.copy()
+    window.clear_action.trigger()
+    assert len(playground.points) == 0
+    assert window.undo_action.isEnabled() and not window.redo_action.isEnabled()
+    assert window.undo_action.shortcut().matches(QKeySequence("Ctrl+Z")) == QKeySequence.SequenceMatch.ExactMatch
+    window.undo_action.trigger()  # the clear
+    np.testing.assert_allclose(playground.points, dragged)
+    window.undo_action.trigger()  # the whole drag at once
+    assert len(playground.points) == 3 and np.allclose(playground.points[0], [-2.0, 1.0])
+    window.undo_action.trigger()  # the click
+    np.testing.assert_allclose(playground.points, before)
+    window.redo_action.trigger()
+    window.redo_action.trigger()
+    np.testing.assert_allclose(playground.points, dragged)
+    _, y = playground.plot.model_curves["maml"]["stepk"].getData()  # the curves follow what is shown
+    expected = adapt_all(playground.inits, dragged, GRID, playground.lr, playground.steps, playground.truth)
+    np.testing.assert_allclose(y, expected["maml"].predictions[-1], rtol=1e-5, atol=1e-6)
+    click(qtbot, playground.plot, 4.0, 4.0)  # a new edit: nothing left to redo
+    assert not window.redo_action.isEnabled()
 
 
 def test_right_click_and_delete_remove_points(window, qtbot):
