@@ -2,9 +2,10 @@
 
 import numpy as np
 from gui_helpers import click, data_per_pixel, view_pos
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QToolTip
 
 from mamlviz.core.playground import adapt_all
 from mamlviz.gui.playground_panel import GRID
@@ -91,6 +92,24 @@ def test_undo_and_redo_take_back_clicks_a_whole_drag_and_clear(window, qtbot):
     np.testing.assert_allclose(y, expected["maml"].predictions[-1], rtol=1e-5, atol=1e-6)
     click(qtbot, playground.plot, 4.0, 4.0)  # a new edit: nothing left to redo
     assert not window.redo_action.isEnabled()
+
+
+def test_hovering_a_curve_names_it_with_its_mse_on_the_true_task(window, qtbot):
+    playground = window.playground
+    playground.set_points([[-4.0, 2.0], [-2.0, -1.0], [1.0, 2.0]])
+    maml = playground.curves["maml"]
+    target = maml.predictions[-1]
+    others = np.array([y for label, (_, y, _) in playground.plot.hover_curves.items() if label != "MAML 10 steps"])
+    i = 20 + int(np.argmax(np.abs(others - target).min(0)[20:-20]))  # where no other curve is near
+    x, y = GRID[i], target[i]
+    expected = f"MAML 10 steps · MSE {maml.true_mse[-1]:.3g} on the true task"
+    assert playground.plot.curve_at(playground.plot.editor.mapViewToScene(QPointF(x, y))) == expected
+    QTest.mouseMove(playground.plot.viewport(), view_pos(playground.plot, x, y) + QPoint(0, 40))  # enter the plot
+    QTest.mouseMove(playground.plot.viewport(), view_pos(playground.plot, x, y))
+    qtbot.waitUntil(lambda: QToolTip.text() == expected, timeout=2000)
+    highest = max(float(np.max(np.abs(c.predictions[:, i]))) for c in playground.curves.values())
+    assert highest < 4.5  # so nothing is drawn near y = 5.5 here
+    assert playground.plot.curve_at(playground.plot.editor.mapViewToScene(QPointF(x, 5.5))) is None
 
 
 def test_right_click_and_delete_remove_points(window, qtbot):
