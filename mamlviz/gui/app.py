@@ -59,10 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def warm_up_torch() -> None:
-    """One tiny optimizer step (its first use imports a lot), run in the background once the window has shown.
+    """One tiny optimizer step (its first use imports a lot), run in the background once the window has shown,
+    and numpy.ma (np.percentile imports it on first use, 40 ms, for the loss plot's y-range).
 
     Otherwise the worker's first optimizer step stalls the GUI, or the window opens seconds later.
     """
+    import numpy.ma  # noqa: F401
+
     torch.set_num_threads(1)
     weight = torch.zeros(2, requires_grad=True)
     optimizer = torch.optim.Adam([weight], lr=0.1)

@@ -598,7 +598,7 @@ class MainWindow(QMainWindow):
         config = trainer.cfg
         steps = max(config.inner_steps, 10)
         probe = make_probe(config.task, 5) if config.domain == "sinusoid" else None
-        self.monitor.reset(probe, steps, config.iterations)
+        self.monitor.reset(probe, steps, config.iterations, [learner.algo for learner in trainer.learners])
         self.worker = TrainingWorker(trainer, probe, steps)
         self.worker.chunk.connect(self._on_chunk)
         self.worker.diverged.connect(self._on_diverged)

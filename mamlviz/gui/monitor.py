@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -312,8 +313,9 @@ class ProbePlot(QWidget):
         self.history: list[tuple[int, dict[str, np.ndarray], str]] = []
         self.slider.valueChanged.connect(self.show_entry)
 
-    def reset(self, probe: Probe | None, steps: int) -> None:
-        """A new run: its probe task, or None (classification: its adaptation shows in the Classification tab)."""
+    def reset(self, probe: Probe | None, steps: int, names: Sequence[str] = ()) -> None:
+        """A new run: its probe task, or None (classification: its adaptation shows in the Classification tab),
+        and the learners it trains, whose curves are made now (made while training, they stalled the window)."""
         self.probe, self.steps = probe, steps
         self.history.clear()
         self.slider.setRange(0, 0)
@@ -331,6 +333,20 @@ class ProbePlot(QWidget):
             for curve in stages.values():
                 self.plot.removeItem(curve)
         self.curves.clear()
+        if probe is not None:
+            for name in names:
+                self._curves_for(name)
+
+    def _curves_for(self, name: str) -> dict[str, pg.PlotDataItem]:
+        """The θ, 1-step and k-step curves of a learner, made on first use."""
+        if name not in self.curves:
+            label = display_name(name)
+            texts = (f"{label} θ", f"{label} 1 step", f"{label} {self.steps} steps")
+            self.curves[name] = {
+                stage: self.plot.plot(pen=model_pen(name, stage), name=text)
+                for stage, text in zip(self.STAGES, texts, strict=True)
+            }
+        return self.curves[name]
 
     def add(self, iteration: int, fits: dict[str, np.ndarray], caption: str = "") -> None:
         """A probe fit at `iteration`; `caption` replaces the iteration in the label (e.g. before training)."""
@@ -353,15 +369,9 @@ class ProbePlot(QWidget):
         live = " (live)" if index == len(self.history) - 1 else ""
         self.label.setText(caption or f"iteration {iteration:,}{live}")
         for name, rows in fits.items():
-            if name not in self.curves:
-                label = display_name(name)
-                names = (f"{label} θ", f"{label} 1 step", f"{label} {self.steps} steps")
-                self.curves[name] = {
-                    stage: self.plot.plot(pen=model_pen(name, stage), name=text)
-                    for stage, text in zip(self.STAGES, names, strict=True)
-                }
+            curves = self._curves_for(name)
             for stage, row in zip(self.STAGES, rows, strict=True):
-                self.curves[name][stage].setData(self.probe.grid, row)
+                curves[stage].setData(self.probe.grid, row)
 
 
 class TrainingMonitor(QWidget):
@@ -379,11 +389,12 @@ class TrainingMonitor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-    def reset(self, probe: Probe | None, steps: int, total: int) -> None:
-        """A new run; without a probe (classification) the plots speak of cross-entropy and accuracy."""
+    def reset(self, probe: Probe | None, steps: int, total: int, names: Sequence[str] = ()) -> None:
+        """A new run of the learners `names`; without a probe (classification) the plots speak of cross-entropy
+        and accuracy."""
         self.losses.clear(total, classification=probe is None)
         self.probe.setVisible(probe is not None)
-        self.probe.reset(probe, steps)
+        self.probe.reset(probe, steps, names)
 
     def append(self, chunk: TrainingChunk) -> None:
         if len(chunk.iterations) or chunk.validation:

@@ -75,6 +75,7 @@ def test_training_runs_to_the_end_with_probe_history_and_validation(window, qtbo
     window.controls.training.algorithm.setCurrentIndex(window.controls.training.algorithm.findData("fomaml"))
     with qtbot.waitSignal(window.training_finished, timeout=20_000):
         window.start_training()
+        assert set(window.monitor.probe.curves) == {"fomaml", "pretrained"}  # made before the worker runs
     assert window.trainer.iteration == 30
     assert "fomaml/post" in window.monitor.losses.curves
     assert "fomaml/K5/step10" in window.monitor.losses.series
