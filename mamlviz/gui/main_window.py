@@ -35,6 +35,7 @@ from mamlviz.core.playground import Truth, make_probe, probe_fit, random_truth, 
 from mamlviz.core.tasks import default_generator
 from mamlviz.core.train import Trainer
 from mamlviz.gui.classification import ClassificationTab
+from mamlviz.gui.collector import GuiThreadCollector
 from mamlviz.gui.compare_table import ComparisonDialog
 from mamlviz.gui.controls import PRESETS, ControlsPanel
 from mamlviz.gui.dialogs import about_box, error_box
@@ -156,6 +157,8 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, warm_up: Callable[[], None] | None = None) -> None:
         """`warm_up`: run on a background thread once the window shows (the app's torch warm-up)."""
         super().__init__()
+        self.collector = GuiThreadCollector(self)
+        self.collector.start()
         self.setWindowTitle("mamlviz — MAML explorer")
         self.settings = settings if settings is not None else QSettings("mamlviz", "mamlviz")
         self.rng = np.random.default_rng(0)
@@ -966,4 +969,5 @@ class MainWindow(QMainWindow):
         if self.warm_up is not None:  # a thread still inside torch when Python exits aborts the process
             self.warm_up.join()
         self.settings.setValue("window_state", self.saveState())
+        self.collector.stop()
         event.accept()
