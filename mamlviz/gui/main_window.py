@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
     def _fill_in_after_showing(self) -> None:
         """What the first frame need not wait for: the probe's shipped fits (unless a run has started), the
         Omniglot folder the shipped Omniglot init was trained on, then the warm-up thread."""
-        if self.trainer is None and not self.training:
+        if self.trainer is None:
             self._show_probe_before_training()
         if not self.controls.training.data.text():
             self.controls.training.data.setText(shipped_omniglot_data())

@@ -83,7 +83,7 @@ class PlaygroundPlot(pg.PlotWidget):
         item.addItem(self.summary, ignoreBounds=True)
         self.summary.setPos(X_RANGE[0] + 0.1, Y_RANGE[1] - 0.1)
         self.hover_curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
-        """Label -> (x, y, MSE on the truth or None) of every curve shown, for the tooltip under the cursor."""
+        """Label -> (x, y, MSE on the truth or None) of every model curve shown, for the tooltip under the cursor."""
         self._press: tuple[Qt.MouseButton, QPointF, int | None] | None = None
         """Button, scene position and nearest point of the press being handled, if it fell in the plot area."""
         self._dragging = False
@@ -102,14 +102,12 @@ class PlaygroundPlot(pg.PlotWidget):
             self.summary.setPos(X_RANGE[0] + 0.1, high - 0.1)
 
     def set_truth(self, grid: np.ndarray, values: np.ndarray | None) -> None:
-        self.hover_curves.pop("True function", None)
         if values is None:
             self.truth_curve.clear()
             self.truth_curve.hide()
         else:
             self.truth_curve.setData(grid, values)
             self.truth_curve.show()
-            self.hover_curves["True function"] = (grid, values, None)
 
     def _curves_for(self, name: str) -> dict[str, pg.PlotCurveItem]:
         if name not in self.model_curves:
@@ -134,8 +132,7 @@ class PlaygroundPlot(pg.PlotWidget):
                     self.getPlotItem().removeItem(curve)
                 for ghost in self.ghosts.pop(name):
                     self.getPlotItem().removeItem(ghost)
-        truth = self.hover_curves.get("True function")
-        self.hover_curves = {} if truth is None else {"True function": truth}
+        self.hover_curves = {}
         for name, model in curves.items():
             items = self._curves_for(name)
             label = display_name(name)
@@ -159,8 +156,11 @@ class PlaygroundPlot(pg.PlotWidget):
             return None
         view = self.editor.mapSceneToView(scene_pos)
         _, height = self.editor.viewPixelSize()
+        candidates = list(self.hover_curves.items())
+        if self.truth_curve.isVisible():
+            candidates.append(("True function", (*self.truth_curve.getData(), None)))
         best: tuple[float, str] | None = None
-        for label, (x, y, mse) in self.hover_curves.items():
+        for label, (x, y, mse) in candidates:
             distance = abs(float(np.interp(view.x(), x, y)) - view.y()) / height
             if distance <= HIT_RADIUS_PX and (best is None or distance < best[0]):
                 best = (distance, label if mse is None else f"{label} · MSE {mse:.3g} on the true task")

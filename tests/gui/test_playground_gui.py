@@ -99,7 +99,10 @@ def test_hovering_a_curve_names_it_with_its_mse_on_the_true_task(window, qtbot):
     playground.set_points([[-4.0, 2.0], [-2.0, -1.0], [1.0, 2.0]])
     maml = playground.curves["maml"]
     target = maml.predictions[-1]
-    others = np.array([y for label, (_, y, _) in playground.plot.hover_curves.items() if label != "MAML 10 steps"])
+    others = np.array(
+        [y for label, (_, y, _) in playground.plot.hover_curves.items() if label != "MAML 10 steps"]
+        + [playground.truth(GRID)]
+    )
     i = 20 + int(np.argmax(np.abs(others - target).min(0)[20:-20]))  # where no other curve is near
     x, y = GRID[i], target[i]
     expected = f"MAML 10 steps · MSE {maml.true_mse[-1]:.3g} on the true task"
