@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mamlviz.core.config import (
     ALGORITHMS,
@@ -22,7 +24,13 @@ from mamlviz.core.config import (
 )
 from mamlviz.core.errors import ConfigError, MamlvizError, TrainingDiverged
 
+if TYPE_CHECKING:
+    from mamlviz.core.checkpoint import Initialization
+    from mamlviz.core.train import Trainer
+
 TABLE_STEPS = (0, 1, 2, 5, 10, 20, 50)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""Signals that end `mamlviz train` early, saving what was trained."""
 DOMAIN_DEFAULTS = {
     "sinusoid": {"iters": 70_000, "inner_lr": 0.01, "meta_batch": 25, "shots": 10, "eval_steps": 10},
     "omniglot": {"iters": 60_000, "inner_lr": 0.4, "meta_batch": 32, "shots": 1, "eval_steps": 5},
@@ -49,6 +57,20 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+MAX_SEED = 2**63 - 1
+
+
+def _seed(text: str) -> int:
+    """A whole number in 0..2**63-1 (what torch.manual_seed takes, leaving room for seed + 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {value}")
     return value
 
 
@@ -90,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: download them)")
     train.add_argument("--hidden", type=_hidden, default=defaults.model.hidden, help="hidden sizes, e.g. 40,40")
-    train.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
+    train.add_argument("--seed", type=_seed, default=defaults.seed, help="random seed (default: %(default)s)")
     train.add_argument("--epsilon", type=_positive_float, default=defaults.epsilon, help="Reptile interpolation rate ε")
     train.add_argument("--msl", action="store_true", help="MAML++ multi-step loss with annealed step weights")
     train.add_argument(
@@ -127,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--ways", type=_positive_int, help="omniglot: classes per task (default: as trained)")
     evaluate.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: as trained)")
-    evaluate.add_argument("--seed", type=int, default=EVAL_SEED, help="seed of the test tasks (default %(default)s)")
+    evaluate.add_argument("--seed", type=_seed, default=EVAL_SEED, help="seed of the test tasks (default %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     info = sub.add_parser("info", help="show the metadata of an initialization file")
@@ -157,12 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mamlviz.core.algorithms import inner_loop_for
-    from mamlviz.core.checkpoint import Initialization, save_initialization
+    from mamlviz.core.checkpoint import check_writable
     from mamlviz.core.device import describe, resolve_device
-    from mamlviz.core.evaluate import evaluate
     from mamlviz.core.train import Trainer
-    from mamlviz.progress import ProgressBar
 
     domain = {"inner_steps": TrainConfig().inner_steps, **DOMAIN_DEFAULTS[args.domain]}
     if args.domain == "omniglot" and args.ways >= 20:
@@ -192,27 +211,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         ),
     )
     device = resolve_device(args.device)
-    if not args.out.parent.is_dir():
-        raise ConfigError(f"cannot write {args.out}: folder {args.out.parent} does not exist.")
+    check_writable(args.out)
     if args.domain == "omniglot":
         print("loading Omniglot (decoded once, then cached)", file=sys.stderr)
     trainer = Trainer(cfg, device=device, compile=args.compile)
     started_from = _start_from(trainer, args.init) if args.init is not None else None
-    signal.signal(signal.SIGTERM, _interrupt)
-    print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {describe(device)}", file=sys.stderr)
-    bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
-    status = 0
+    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
     try:
-        for progress in trainer.iterate():
-            loss = progress.losses.get(f"{cfg.algo}/post", progress.losses.get(cfg.algo, float("nan")))
-            bar.update(progress.iteration, f"loss {loss:.3f}")
-    except TrainingDiverged as exc:
-        print(f"\nerror: {exc}", file=sys.stderr)
-        status = 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted after {trainer.iteration} iterations; saving what was trained.", file=sys.stderr)
-        status = 130
-    elapsed = bar.close()
+        return _train_and_save(args, cfg, trainer, started_from, describe(device))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _train_and_save(
+    args: argparse.Namespace, cfg: TrainConfig, trainer: Trainer, started_from: dict | None, where: str
+) -> int:
+    """Train (a stop signal ends training early), evaluate unless stopped, then save with signals ignored."""
+    from mamlviz.core.checkpoint import Initialization
+    from mamlviz.progress import ProgressBar
+
+    print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {where}", file=sys.stderr)
+    bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
+    status, elapsed, evaluated = 0, None, {}
+    try:
+        try:
+            for progress in trainer.iterate():
+                loss = progress.losses.get(f"{cfg.algo}/post", progress.losses.get(cfg.algo, float("nan")))
+                bar.update(progress.iteration, f"loss {loss:.3f}")
+        except TrainingDiverged as exc:
+            print(f"\nerror: {exc}", file=sys.stderr)
+            status = 1
+        elapsed = bar.close()
+        if trainer.iteration and cfg.domain == "sinusoid":
+            evaluated = _final_evaluation(cfg, trainer.learners[0])
+        _ignore_signals()  # inside the try: a signal before this line is still handled below
+    except KeyboardInterrupt as exc:
+        if elapsed is None:
+            status = _stopped(exc, f"after {trainer.iteration} iterations; saving what was trained")
+            elapsed = bar.close()
+        else:
+            status = _stopped(exc, "during the final evaluation; saving without it")
     if trainer.iteration == 0:
         print("nothing was trained, so nothing was saved.", file=sys.stderr)
         return status or 1
@@ -223,28 +262,58 @@ def cmd_train(args: argparse.Namespace) -> int:
     if started_from is not None:
         metrics["started_from"] = started_from
         iterations += started_from["iterations"]
-    if cfg.domain == "omniglot":
-        save_initialization(args.out, Initialization(params, cfg, cfg.algo, iterations, metrics))
-        print(
-            f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; "
-            f"run `mamlviz eval {args.out}` for the accuracy on 600 meta-test tasks",
-            file=sys.stderr,
-        )
-        return status
+    metrics.update(evaluated)
+    init = Initialization(params, cfg, cfg.algo, iterations, metrics, inner_lrs if cfg.domain == "sinusoid" else None)
+    saved = _save(args.out, init)
+    if saved != args.out:
+        return status or 1
+    summary = f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s"
+    k5 = metrics.get("eval_K5")
+    if isinstance(k5, dict):
+        summary += "; K=5 MSE after 0/1/10 steps: " + " / ".join(f"{k5['mse'][s]:.3f}" for s in (0, 1, 10))
+        summary += f" ({k5['diverged']} of 600 test tasks diverged)" if k5["diverged"] else ""
+    elif cfg.domain == "omniglot":
+        summary += f"; run `mamlviz eval {args.out}` for the accuracy on 600 meta-test tasks"
+    print(summary, file=sys.stderr)
+    return status
+
+
+def _final_evaluation(cfg: TrainConfig, learner) -> dict[str, object]:
+    """MSE after 0..10 steps on 600 test tasks for K = 5 and 10, as stored in the file's metrics."""
+    from mamlviz.core.algorithms import inner_loop_for
+    from mamlviz.core.evaluate import evaluate
+
+    params, loop = learner.snapshot(), inner_loop_for(cfg, learner.learned_lrs())
+    metrics: dict[str, object] = {}
     for shots in (5, 10):
-        loop = inner_loop_for(cfg, inner_lrs)
         curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=loop, seed=1234)
         metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
-    init = Initialization(params, cfg, cfg.algo, iterations, metrics, inner_lrs)
-    save_initialization(args.out, init)
-    k5 = metrics["eval_K5"]
-    print(
-        f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s; K=5 MSE after 0/1/10 steps: "
-        + " / ".join(f"{k5['mse'][s]:.3f}" for s in (0, 1, 10))  # type: ignore[index]
-        + (f" ({k5['diverged']} of 600 test tasks diverged)" if k5["diverged"] else ""),  # type: ignore[index]
-        file=sys.stderr,
-    )
-    return status
+    return metrics
+
+
+def _save(target: Path, init: Initialization) -> Path:
+    """Save to target; if that fails (disk full, ...), to a fallback file that can be written. Returns where."""
+    import tempfile
+
+    from mamlviz.core.checkpoint import save_initialization
+
+    try:
+        save_initialization(target, init)
+        return target
+    except (MamlvizError, OSError) as exc:
+        reason = exc
+    name = f"{target.stem}-{os.getpid()}{target.suffix or '.safetensors'}"
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        fallback = folder / name
+        if fallback.resolve() == target.resolve():
+            continue
+        try:
+            save_initialization(fallback, init)
+        except (MamlvizError, OSError):
+            continue
+        print(f"error: {str(reason).rstrip('.')}; the result was saved to {fallback} instead.", file=sys.stderr)
+        return fallback
+    raise MamlvizError(f"could not save the result to {target} nor to a fallback file: {str(reason).rstrip('.')}.")
 
 
 def _start_from(trainer, path: Path) -> dict[str, object]:
@@ -267,9 +336,31 @@ def _start_from(trainer, path: Path) -> dict[str, object]:
     return {"file": path.name, "algorithm": init.algorithm, "iterations": init.iterations}
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) arrived; the run saves what it has and exits 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM stops training like Ctrl-C: what was trained so far is saved."""
-    raise KeyboardInterrupt
+    """Stop like Ctrl-C; further stop signals are ignored from now on so that saving cannot be cut short."""
+    _ignore_signals()
+    raise Stopped(signum)
+
+
+def _ignore_signals() -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _stopped(exc: KeyboardInterrupt, what: str) -> int:
+    """Report a stop; return its exit status (128 + the signal number; plain Ctrl-C: SIGINT)."""
+    _ignore_signals()
+    signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+    print(f"\n{signal.Signals(signum).name}: stopped {what}.", file=sys.stderr)
+    return 128 + signum
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -292,13 +383,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps({"inner_lr": lr, "steps": steps, "results": results}, indent=2))
         return 0
     columns = [s for s in TABLE_STEPS if s < steps] + [steps]
-    header = f"{'file':<28} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in columns) + "  diverged"
+    width = _name_width(results)
+    header = (
+        f"{'file':<{width}} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in columns) + "  diverged"
+    )
     print(f"MSE on {args.tasks} tasks (100-point grid), α = {lr} (or the init's learned step sizes), mean ± 95% CI")
     print(header)
     for row in results:
         cells = " ".join(f"{row['mean'][s]:>7.3f} ± {row['ci95'][s]:<5.3f}" for s in columns)
-        print(f"{Path(row['file']).name:<28.28} {row['algorithm']:<10} {row['shots']:>3} {cells}  {row['diverged']}")
+        print(f"{Path(row['file']).name:<{width}} {row['algorithm']:<10} {row['shots']:>3} {cells}  {row['diverged']}")
     return 0
+
+
+def _name_width(results: list[dict]) -> int:
+    """Width of the file column: the longest file name shown in full (at least 28)."""
+    return max(28, *(len(Path(row["file"]).name) for row in results))
 
 
 def eval_classification(args: argparse.Namespace, inits: list) -> int:
@@ -326,11 +425,12 @@ def eval_classification(args: argparse.Namespace, inits: list) -> int:
         return 0
     columns = range(steps + 1)
     print(f"query accuracy (%) on {args.tasks} meta-test tasks (Omniglot evaluation alphabets), mean ± 95% interval")
-    print(f"{'file':<28} {'algo':<10} {'task':>6} {'α':>5} " + " ".join(f"{f'step {s}':>13}" for s in columns))
+    width = _name_width(results)
+    print(f"{'file':<{width}} {'algo':<10} {'task':>6} {'α':>5} " + " ".join(f"{f'step {s}':>13}" for s in columns))
     for row in results:
         cells = " ".join(f"{100 * row['mean'][s]:>6.2f} ± {100 * row['ci95'][s]:<4.2f}" for s in columns)
         task = f"{row['ways']}w{row['shots']}s"
-        print(f"{Path(row['file']).name:<28.28} {row['algorithm']:<10} {task:>6} {row['inner_lr']:>5.3g} {cells}")
+        print(f"{Path(row['file']).name:<{width}} {row['algorithm']:<10} {task:>6} {row['inner_lr']:>5.3g} {cells}")
     return 0
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from mamlviz.cli import main
 from mamlviz.core.checkpoint import load_initialization
-from tests.core.omniglot_fixtures import make_omniglot
+from tests.core.omniglot_fixtures import archive_with, make_omniglot, short_ihdr_png
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +55,14 @@ def test_damaged_archive_is_one_sentence(tmp_path, capsys):
     args = ["train", "--domain", "omniglot", "--iters", "1", "--out", str(tmp_path / "o.safetensors")]
     assert main([*args, "--data", str(tmp_path)]) == 2
     assert "is damaged and cannot be read" in capsys.readouterr().err
+
+
+def test_broken_png_in_the_archive_is_one_sentence(tmp_path, capsys):
+    archive_with(tmp_path, {"A/character01/x_01.png": short_ihdr_png()})
+    args = ["train", "--domain", "omniglot", "--iters", "1", "--out", str(tmp_path / "o.safetensors")]
+    assert main([*args, "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith("error: images_background/A/character01/x_01.png in ")
+    assert "is a damaged PNG image" in last

@@ -12,9 +12,11 @@ evaluation metrics. Writes are atomic (temporary file + rename).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import pickle
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,21 +104,73 @@ def save_initialization(path: str | Path, init: Initialization) -> None:
     check_inner_lrs(init.inner_lrs or {}, init.params, str(path))
     lrs = {INNER_LR_PREFIX + k: v for k, v in (init.inner_lrs or {}).items()}
     tensors = {k: v.detach().cpu().float().contiguous() for k, v in {**init.params, **lrs}.items()}
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    try:
+        _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    except SafetensorError as exc:
+        raise CheckpointError(f"cannot write {path}: {exc}.") from None
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse a target that is not a regular file (device, FIFO, link, folder) or sits in a folder we cannot write."""
+    path = Path(path)
+    directory = path.parent
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise CheckpointError(f"cannot write {path}: it exists and is not a regular file; choose a file name.")
+    if not directory.is_dir():
+        raise CheckpointError(f"cannot write {path}: folder {directory} does not exist.")
+    probe = directory / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
+    try:
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(f"permission denied: {directory}")
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise CheckpointError(f"cannot write {path}: folder {directory} is not writable ({exc}).") from None
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete `.NAME.PID-HEX.tmp` files of this target left by a writer that no longer runs (killed mid-write)."""
+    prefix = f".{path.name}."
+    for tmp in path.parent.glob(glob.escape(prefix) + "*.tmp"):
+        pid = tmp.name[len(prefix) : -len(".tmp")].partition("-")[0]
+        if pid != str(os.getpid()) and not _process_alive(pid, tmp):
+            tmp.unlink(missing_ok=True)
+
+
+def _process_alive(pid: str, tmp: Path) -> bool:
+    """Whether the writer of a temporary file may still be running (where pids cannot be probed: under an hour old)."""
+    if not pid.isdigit():
+        return False
+    if os.name == "nt":
+        return time.time() - tmp.stat().st_mtime < 3600
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename it into place."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CheckpointError(f"cannot write {path}: folder {directory} does not exist.")
-    tmp = directory / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    """Write through a temporary file in the same folder, then rename it into place (mode 0666 less the umask)."""
+    check_writable(path)
+    _remove_stale_temporaries(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
     try:
         write(str(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def load_initialization(path: str | Path) -> Initialization:

@@ -2,7 +2,7 @@
 
 `images_background.zip` (30 alphabets, meta-training) and `images_evaluation.zip` (20 alphabets,
 meta-test), or their extracted folders, laid out `<split>/<Alphabet>/characterNN/NNNN_DD.png`.
-The 105×105 one-bit PNGs are decoded with numpy + zlib (no imaging library), box-resampled to
+The 105×105 one-bit PNGs are decoded with Pillow (size checked before decoding), box-resampled to
 28×28 and inverted so ink is 255 on a 0 background. A decoded split is cached as `.npz` in the
 user cache folder, keyed by the archive's SHA-256, so the second load takes well under a second.
 """
@@ -10,16 +10,19 @@ user cache folder, keyed by the archive's SHA-256, so the second load takes well
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import os
 import struct
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from mamlviz.core.errors import DataError
 
@@ -33,6 +36,9 @@ OFFICIAL_MD5 = {
     "images_evaluation": "6b91aef0f799c5bb55b94e3f2daec811",
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_ENTRY_BYTES = 1 << 20
+"""A 105×105 drawing needs a few kB; an archive member larger than this is refused unread."""
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -135,11 +141,28 @@ def _fingerprint(source: Path) -> str:
 
 
 def _read_cache(path: Path) -> OmniglotSplit | None:
+    """The cached split, or None (logging why) if the file is missing, damaged or not what we wrote."""
+    if not path.is_file():
+        return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            return OmniglotSplit(data["images"], tuple(str(c) for c in data["characters"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            if sorted(data.files) != ["characters", "images"]:
+                raise ValueError(f"unexpected arrays {sorted(data.files)}")
+            images, characters = data["images"], data["characters"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        _log.warning("Omniglot cache %s is damaged (%s); rebuilding it.", path, exc)
         return None
+    valid = (
+        images.dtype == np.uint8
+        and images.ndim == 4
+        and images.shape[2:] == (IMAGE_SIZE, IMAGE_SIZE)
+        and characters.dtype.kind == "U"
+        and characters.shape == images.shape[:1]
+    )
+    if not valid:
+        _log.warning("Omniglot cache %s does not hold a decoded split; rebuilding it.", path)
+        return None
+    return OmniglotSplit(images, tuple(str(c) for c in characters))
 
 
 def _write_cache(path: Path, split: OmniglotSplit) -> None:
@@ -173,84 +196,71 @@ def _decode_source(source: Path, name: str, alphabets: Sequence[str] | None, per
     if len(counts) != 1:
         raise DataError(f"{source}: characters have different numbers of drawings ({sorted(counts)}).")
     characters = tuple(sorted(groups))
-    raw = np.stack([decode_png(data, file) for c in characters for file, data in sorted(groups[c])])
+    raw = np.stack(
+        [decode_png(data, f"{name}/{file} in {source}") for c in characters for file, data in sorted(groups[c])]
+    )
     images = resize_ink(raw, IMAGE_SIZE)
     return OmniglotSplit(images.reshape(len(characters), counts.pop(), IMAGE_SIZE, IMAGE_SIZE), characters)
 
 
-def _png_files(source: Path, name: str) -> Iterator[tuple[str, object]]:
+def _png_files(source: Path, name: str) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """(path below the split folder, reader) of every PNG, from a zip or a folder."""
     if source.is_file():
         with zipfile.ZipFile(source) as archive:
-            for entry in archive.namelist():
-                if entry.endswith(".png") and entry.startswith(f"{name}/"):
-                    yield entry[len(name) + 1 :], (lambda e=entry: archive.read(e))
+            for info in archive.infolist():
+                if info.filename.endswith(".png") and info.filename.startswith(f"{name}/"):
+                    yield info.filename[len(name) + 1 :], (lambda i=info: _read_entry(archive, i, source))
     else:
         for png in source.rglob("*.png"):
-            yield png.relative_to(source).as_posix(), png.read_bytes
+            yield png.relative_to(source).as_posix(), (lambda f=png: _read_file(f))
+
+
+def _read_file(path: Path) -> bytes:
+    """One extracted drawing, refused if it is larger than any drawing needs."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_ENTRY_BYTES + 1)
+    if len(data) > MAX_ENTRY_BYTES:
+        raise DataError(f"{path} is larger than {MAX_ENTRY_BYTES} bytes, far more than a drawing needs.")
+    return data
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path) -> bytes:
+    """One archive member, refused (without inflating it all) if it is larger than any drawing needs."""
+    too_big = DataError(
+        f"{info.filename} in {source} is larger than {MAX_ENTRY_BYTES} bytes, far more than a drawing needs."
+    )
+    if info.file_size > MAX_ENTRY_BYTES:
+        raise too_big
+    with archive.open(info) as fh:
+        data = fh.read(MAX_ENTRY_BYTES + 1)
+    if len(data) > MAX_ENTRY_BYTES:
+        raise too_big
+    return data
 
 
 def decode_png(data: bytes, source: str = "image") -> np.ndarray:
-    """A non-interlaced 1- or 8-bit grayscale PNG as a uint8 array (1-bit: 0/1, 8-bit: 0..255)."""
-    if not data.startswith(_PNG_SIGNATURE):
-        raise DataError(f"{source} is not a PNG image.")
-    pos, idat, header = 8, [], None
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        chunk = data[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", chunk)
-        elif kind == b"IDAT":
-            idat.append(chunk)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if header is None or not idat:
-        raise DataError(f"{source} is a damaged PNG image.")
-    width, height, depth, color, _, _, interlace = header
-    if color != 0 or depth not in (1, 8) or interlace:
-        raise DataError(f"{source} is not a 1- or 8-bit grayscale PNG; Omniglot images are one-bit.")
-    if (width, height) != (SOURCE_SIZE, SOURCE_SIZE):
-        raise DataError(f"{source} is {width}×{height} pixels; Omniglot images are {SOURCE_SIZE}×{SOURCE_SIZE}.")
-    stride = (width * depth + 7) // 8
+    """A 105×105 1- or 8-bit grayscale PNG as a uint8 array (1-bit: 0/1, 8-bit: 0..255), decoded by Pillow.
+
+    The size is checked from the header before any pixel data is inflated.
+    """
     try:
-        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
-    except zlib.error as exc:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            if image.size != (SOURCE_SIZE, SOURCE_SIZE):
+                width, height = image.size
+                raise DataError(
+                    f"{source} is {width}×{height} pixels; Omniglot images are {SOURCE_SIZE}×{SOURCE_SIZE}."
+                )
+            if image.mode not in ("1", "L"):
+                raise DataError(f"{source} is not a 1- or 8-bit grayscale PNG; Omniglot images are one-bit.")
+            image.load()
+            pixels = np.asarray(image)
+    except UnidentifiedImageError:  # Pillow's answer both to a foreign file and to a PNG with a broken header
+        if data.startswith(_PNG_SIGNATURE):
+            raise DataError(f"{source} is a damaged PNG image (broken header chunk).") from None
+        raise DataError(f"{source} is not a PNG image.") from None
+    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
         raise DataError(f"{source} is a damaged PNG image ({exc}).") from None
-    if raw.size != height * (stride + 1):
-        raise DataError(f"{source} is a damaged PNG image (truncated pixel data).")
-    rows = _unfilter(raw.reshape(height, stride + 1))
-    if depth == 1:
-        return np.unpackbits(rows, axis=1)[:, :width]
-    return rows
-
-
-def _unfilter(rows: np.ndarray) -> np.ndarray:
-    """Undo PNG scanline filters (one byte per pixel step, as for ≤ 8-bit grayscale)."""
-    filters, out = rows[:, 0], rows[:, 1:].astype(np.int32)
-    if not filters.any():
-        return out.astype(np.uint8)
-    for r, kind in enumerate(filters):
-        up = out[r - 1] if r else np.zeros_like(out[r])
-        line = out[r]
-        if kind == 2:
-            line[:] = (line + up) & 255
-        elif kind in (1, 3, 4):
-            for c in range(line.size):
-                left = line[c - 1] if c else 0
-                upper_left = up[c - 1] if c else 0
-                if kind == 1:
-                    pred = left
-                elif kind == 3:
-                    pred = (left + up[c]) // 2
-                else:
-                    p = left + up[c] - upper_left
-                    pa, pb, pc = abs(p - left), abs(p - up[c]), abs(p - upper_left)
-                    pred = left if pa <= pb and pa <= pc else up[c] if pb <= pc else upper_left
-                line[c] = (line[c] + pred) & 255
-        elif kind != 0:
-            raise DataError(f"unknown PNG filter type {kind}.")
-    return out.astype(np.uint8)
+    return pixels.astype(np.uint8)
 
 
 def box_matrix(source: int, target: int) -> np.ndarray:

@@ -32,6 +32,7 @@ from mamlviz.core.errors import CheckpointError, MamlvizError
 from mamlviz.core.fewshot_demo import FewShotDemo
 from mamlviz.core.model import init_params
 from mamlviz.core.playground import Truth, make_probe, probe_fit, random_truth, sample_points
+from mamlviz.core.sessions import Session, load_session, save_session
 from mamlviz.core.tasks import default_generator
 from mamlviz.core.train import Trainer
 from mamlviz.gui.classification import ClassificationTab
@@ -42,7 +43,6 @@ from mamlviz.gui.dialogs import about_box, error_box
 from mamlviz.gui.insights import InsightsPanel
 from mamlviz.gui.monitor import TrainingMonitor
 from mamlviz.gui.playground_panel import GRID, PlaygroundPanel
-from mamlviz.gui.sessions import Session, load_session, save_session
 from mamlviz.gui.style import display_name
 from mamlviz.gui.worker import TrainingChunk, TrainingWorker
 from mamlviz.progress import format_duration

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "omniglot"
-"""The real archives (../shared/data/omniglot/ from the project root), read but never written."""
+from PIL import Image
 
 
 def paeth(left: int, up: int, upper_left: int) -> int:
@@ -30,6 +29,59 @@ def filter_row(kind: int, row: np.ndarray, previous: np.ndarray) -> bytes:
     return bytes([kind, *out])
 
 
+def chunk(kind: bytes, data: bytes, crc: int | None = None) -> bytes:
+    """One PNG chunk: length, type, data and its CRC (the right one unless `crc` is given)."""
+    crc = zlib.crc32(kind + data) if crc is None else crc
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def pillow_png(pixels: np.ndarray) -> bytes:
+    """A (H, W) 0/1 array written by Pillow as a one-bit PNG, like the official drawings."""
+    out = io.BytesIO()
+    Image.fromarray(pixels.astype(bool)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def short_ihdr_png() -> bytes:
+    """A PNG whose IHDR chunk holds 5 bytes instead of 13."""
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", b"\x00\x00\x00i\x00") + chunk(b"IEND", b"")
+
+
+def bad_crc_png() -> bytes:
+    """A valid 105×105 PNG whose IHDR checksum is wrong."""
+    data = bytearray(png_bytes(np.ones((105, 105), np.uint8)))
+    data[29:33] = bytes(b ^ 0xFF for b in data[29:33])  # the IHDR CRC follows signature, length, type, 13 bytes
+    return bytes(data)
+
+
+def bomb_png(size: int = 20000) -> bytes:
+    """A one-bit `size`×`size` all-paper PNG: small on disk, `size`² pixels once decoded."""
+    row = b"\x00" + b"\xff" * ((size + 7) // 8)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(size)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def archive_with(folder: Path, entries: dict[str, bytes], name: str = "images_background") -> Path:
+    """`folder/name.zip` holding `entries` (paths below the split folder), deflated."""
+    path = folder / f"{name}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry, data in entries.items():
+            archive.writestr(f"{name}/{entry}", data)
+    return path
+
+
+def claim_size(path: Path, size: int) -> None:
+    """Rewrite the uncompressed size every central-directory entry of the zip at `path` declares."""
+    data = bytearray(path.read_bytes())
+    start = data.find(b"PK\x01\x02")
+    while start >= 0:
+        struct.pack_into("<I", data, start + 24, size)
+        start = data.find(b"PK\x01\x02", start + 4)
+    path.write_bytes(bytes(data))
+
+
 def png_bytes(pixels: np.ndarray, depth: int = 1, filters: tuple[int, ...] = (0,)) -> bytes:
     """Encode a (H, W) array (0/1 for depth 1, 0..255 for depth 8) as a grayscale PNG; row r uses
     filter type filters[r % len(filters)]."""
@@ -40,9 +92,6 @@ def png_bytes(pixels: np.ndarray, depth: int = 1, filters: tuple[int, ...] = (0,
     else:
         previous = [np.zeros_like(rows[0]), *rows[:-1]]
         raw = b"".join(filter_row(filters[r % len(filters)], rows[r], previous[r]) for r in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
@@ -85,3 +134,11 @@ def make_omniglot(folder: Path, **kwargs: int) -> Path:
     for name in ("images_background", "images_evaluation"):
         make_archive(folder, name, **kwargs)
     return folder
+
+
+def overfull_png(megabytes: int) -> bytes:
+    """A 105×105 one-bit PNG whose pixel stream would inflate to `megabytes` MB if read to its end."""
+    compressor, block = zlib.compressobj(9), bytes(1 << 20)
+    idat = b"".join(compressor.compress(block) for _ in range(megabytes)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", 105, 105, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

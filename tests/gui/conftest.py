@@ -1,4 +1,11 @@
-"""A main window per test, held by the fixture so its worker thread is always stopped in teardown."""
+"""A main window per test, held by the fixture so its worker thread is always stopped in teardown.
+
+QSettings' user-scope folders are pointed into the private test home as well (Qt may have read
+XDG_CONFIG_HOME before the environment changed, e.g. when a plugin loaded early).
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pyqtgraph as pg
 import pytest
@@ -7,8 +14,15 @@ from PySide6.QtCore import QSettings
 from mamlviz.gui.main_window import MainWindow
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_settings(private_home: Path) -> None:
+    """User-scope QSettings (native and INI format) live under the private test home."""
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(private_home / ".config"))
+
+
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(qtbot, tmp_path) -> Iterator[MainWindow]:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings)

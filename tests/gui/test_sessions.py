@@ -1,56 +1,74 @@
-"""Session files without Qt: round trip and refusal of damaged files."""
+"""Sessions in the window: a bad document changes nothing, learned step sizes come back, settings stay private."""
 
 import json
+import os
+import pwd
+from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
-from mamlviz.core.checkpoint import Initialization
-from mamlviz.core.config import ModelConfig, TrainConfig
-from mamlviz.core.model import init_params
-from mamlviz.core.playground import Truth
-from mamlviz.core.tasks import default_generator
-from mamlviz.gui.sessions import Session, SessionError, load_session, save_session
+from mamlviz.core.sessions import save_session
+from mamlviz.gui.main_window import MainWindow
 
 
-def _session() -> Session:
-    config = TrainConfig(iterations=123, model=ModelConfig(hidden=(8, 8)))
-    init = Initialization(init_params(config.model, default_generator(1)), config, "maml", 5, {"a": 1})
-    return Session(config, Truth(2.0, 0.5), np.array([[0.0, 1.0], [1.5, -2.0]]), {"steps": 7}, {"maml": init})
+def _state(window: MainWindow) -> dict:
+    """What a session would change on screen."""
+    adapt = window.controls.adapt
+    return {
+        "config": window.controls.training.config(),
+        "truth": window.playground.truth,
+        "points": window.playground.points.tolist(),
+        "inits": sorted(window.inits),
+        "shown": window.controls.compare.shown(),
+        "lr": adapt.lr.value(),
+        "steps": adapt.steps.value(),
+        "last_n": window.monitor.losses.last_n.value(),
+        "log_y": window.monitor.losses.log_y.isChecked(),
+        "sample_k": window.controls.task.shots.value(),
+    }
 
 
-def test_round_trip_is_exact(tmp_path):
-    save_session(tmp_path / "s.json", _session())
-    loaded = load_session(tmp_path / "s.json")
-    assert loaded.config == _session().config
-    assert loaded.truth == Truth(2.0, 0.5)
-    np.testing.assert_array_equal(loaded.points, _session().points)
-    assert loaded.view == {"steps": 7}
-    for key, value in _session().inits["maml"].params.items():
-        assert torch.equal(loaded.inits["maml"].params[key], value)
-    assert loaded.inits["maml"].iterations == 5
-
-
-def _damaged(document: dict, change) -> dict:
-    change(document)
-    return document
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda d: d.update(format="other"), "not a mamlviz session"),
-        (lambda d: d.update(points=[[0, float("nan")]]), "finite"),
-        (lambda d: d["inits"]["maml"]["params"]["0.weight"].update(shape=[3, 3]), "damaged"),
-        (lambda d: d["config"].update(inner_lr=-1), "damaged"),
-        (lambda d: d.update(format_version=99), "newer"),
-    ],
-)
-def test_damaged_sessions_are_refused_with_one_sentence(tmp_path, change, message):
-    save_session(tmp_path / "s.json", _session())
+def test_a_bad_session_leaves_the_window_as_it_was(window, tmp_path):
+    session = window.session()
+    session.config = type(session.config).from_dict({**session.config.to_dict(), "seed": 77, "iterations": 9})
+    session.points = np.array([[0.5, 0.5], [1.0, -1.0]])
+    session.view = {**session.view, "steps": 3, "lr": 0.2, "sample_k": 9}
+    save_session(tmp_path / "s.json", session)
     document = json.loads((tmp_path / "s.json").read_text())
-    change(document)
+    document["view"]["last_n"] = 1e20  # every other field is valid and differs from the window
     (tmp_path / "bad.json").write_text(json.dumps(document))
-    with pytest.raises(SessionError, match=message):
-        load_session(tmp_path / "bad.json")
+    before = _state(window)
+    assert not window.open_session(str(tmp_path / "bad.json"))
+    assert "last n" in window.last_error.text()
+    assert _state(window) == before
+    (tmp_path / "good.json").write_text(json.dumps({**document, "view": {**document["view"], "last_n": 0}}))
+    assert window.open_session(str(tmp_path / "good.json"))
+    assert window.controls.training.config().seed == 77
+
+
+def test_learned_step_sizes_come_back_from_a_session(window, tmp_path):
+    learned = {name: init for name, init in window.inits.items() if init.inner_lrs}
+    assert learned, "the shipped family has a Meta-SGD initialization"
+    assert window.save_session(str(tmp_path / "s.json"))
+    window.inits = {name: init for name, init in window.inits.items() if not init.inner_lrs}
+    assert window.open_session(str(tmp_path / "s.json"))
+    for name, init in learned.items():
+        for key, value in init.inner_lrs.items():
+            assert torch.equal(window.inits[name].inner_lrs[key], value.float())
+
+
+def test_default_settings_are_written_under_the_private_test_home(qtbot, private_home, tmp_path):
+    real = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".config" / "mamlviz" / "mamlviz.conf"
+    real_before = real.stat().st_mtime_ns if real.exists() else None
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.ask_before_closing = False
+    assert win.save_session(str(tmp_path / "s.json"))  # remembers the folder and the recent file
+    win.close()
+    win.settings.sync()
+    written = Path(win.settings.fileName())
+    assert written.is_file()
+    assert written.is_relative_to(private_home)
+    assert str(tmp_path / "s.json") in written.read_text()
+    assert (real.stat().st_mtime_ns if real.exists() else None) == real_before

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 import mamlviz.core.train as train_module
 from mamlviz.core.errors import TrainingDiverged
@@ -94,11 +94,20 @@ def test_pause_and_resume(window, qtbot):
     _quick(window)
     window.start_training()
     qtbot.waitUntil(lambda: window.trainer.iteration > 2, timeout=10_000)
+    chunks = []
+    window.chunk_received.connect(chunks.append)
+    QApplication.processEvents()  # deliver chunks emitted before the pause
+    chunks.clear()
     window.pause_action.trigger()
     assert window.pause_action.text() == "Resume"
-    time.sleep(0.2)
+    # Pausing, the worker flushes its last iteration with a snapshot, then waits without emitting.
+    qtbot.waitUntil(
+        lambda: bool(chunks) and chunks[-1].snapshot is not None and chunks[-1].iteration == window.trainer.iteration,
+        timeout=10_000,
+    )
     paused_at = window.trainer.iteration
-    time.sleep(0.3)
+    with qtbot.assertNotEmitted(window.worker.chunk, wait=300):
+        pass
     assert window.trainer.iteration == paused_at
     window.pause_action.trigger()
     assert window.pause_action.text() == "Pause"
