@@ -17,6 +17,20 @@ ORACLE_INPUTS = 3
 DOMAINS = ("sinusoid", "omniglot")
 
 
+SETTING_LIMITS: dict[str, tuple[int, int]] = {
+    "iterations": (1, 1_000_000),
+    "seed": (0, 2**31 - 1),
+    "inner_steps": (1, 20),
+    "meta_batch": (1, 1000),
+    "shots": (1, 100),
+    "hidden": (1, 9999),
+    "adapt_steps": (0, 50),
+    "last_n": (0, 10_000_000),
+}
+"""Bounds of the app's integer settings, shared by its controls and the session reader."""
+ADAPT_LR_RANGE = (0.0001, 1.0)
+"""Bounds of the app's test-time learning rate α."""
+
 EVAL_SEED = 1234
 """Seed of the test tasks of `mamlviz eval` and the app's comparison table, so both print the same numbers."""
 

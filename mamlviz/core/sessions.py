@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from mamlviz.core.checkpoint import Initialization, _atomic_write, check_config_params, check_inner_lrs
-from mamlviz.core.config import TrainConfig
+from mamlviz.core.config import ADAPT_LR_RANGE, SETTING_LIMITS, TrainConfig
 from mamlviz.core.errors import MamlvizError
 from mamlviz.core.model import Params
 from mamlviz.core.playground import Truth, check_points
@@ -28,19 +28,14 @@ FORMAT_VERSION = 2
 MAX_POINTS = 10_000
 """More support points than this can only come from a damaged (or hostile) file."""
 MAX_INITS = 100
-CONFIG_LIMITS = {
-    "iterations": (1, 1_000_000),
-    "seed": (0, 2**31 - 1),
-    "inner_steps": (1, 20),
-    "meta_batch": (1, 1000),
-}
+CONFIG_LIMITS = {name: SETTING_LIMITS[name] for name in ("iterations", "seed", "inner_steps", "meta_batch")}
 """Integer settings of a session's config, bounded like the training form's spin boxes."""
-MAX_HIDDEN = 9999
-"""Largest hidden layer the form's validator accepts (four digits)."""
-MAX_SHOTS = 100
-VIEW_INTS = {"steps": (0, 50), "last_n": (0, 10_000_000), "sample_k": (1, 100)}
+VIEW_INTS = {
+    "steps": SETTING_LIMITS["adapt_steps"],
+    "last_n": SETTING_LIMITS["last_n"],
+    "sample_k": SETTING_LIMITS["shots"],
+}
 """Integer view settings, bounded like their controls."""
-VIEW_LR = (0.0001, 1.0)
 VIEW_BOOLS = ("show_steps", "log_y")
 
 
@@ -142,9 +137,9 @@ def _check_config(data: dict[str, Any]) -> TrainConfig:
     if not (isinstance(hidden, list) and 1 <= len(hidden) <= 16):
         raise SessionError(f"the hidden sizes must be a list of 1 to 16 layers, got {hidden!r}.")
     for size in hidden:
-        _bounded(size, 1, MAX_HIDDEN, "hidden size")
+        _bounded(size, *SETTING_LIMITS["hidden"], "hidden size")
     shots = _object(data.get("task", {}), "task").get("shots", 1)
-    _bounded(shots, 1, MAX_SHOTS, "task shots")
+    _bounded(shots, *SETTING_LIMITS["shots"], "task shots")
     return TrainConfig.from_dict(data)
 
 
@@ -153,7 +148,7 @@ def _check_view(view: dict[str, Any]) -> dict[str, Any]:
         if name in view:
             _bounded(view[name], low, high, f"view {name.replace('_', ' ')}")
     if "lr" in view:
-        _bounded(view["lr"], *VIEW_LR, "view learning rate", whole=False)
+        _bounded(view["lr"], *ADAPT_LR_RANGE, "view learning rate", whole=False)
     for name in VIEW_BOOLS:
         if name in view and not isinstance(view[name], bool):
             raise SessionError(f"the view setting {name} must be true or false, got {view[name]!r}.")

@@ -25,7 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mamlviz.core.config import ALGORITHMS, ClassificationConfig, ModelConfig, TaskConfig, TrainConfig, parse_hidden
+from mamlviz.core.config import (
+    ADAPT_LR_RANGE,
+    ALGORITHMS,
+    SETTING_LIMITS,
+    ClassificationConfig,
+    ModelConfig,
+    TaskConfig,
+    TrainConfig,
+    parse_hidden,
+)
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.playground import Truth
 from mamlviz.gui.compare import CompareList
@@ -62,6 +71,8 @@ def _sinusoid_learner(algo: str) -> bool:
 META_ALGORITHMS = tuple(a for a in ALGORITHMS if a != "pretrained" and _sinusoid_learner(a))
 """The algorithm list: the core's algorithms; the pretrained baseline is always trained alongside."""
 CUDA_MISSING = "CUDA is not available: this PyTorch build sees no CUDA GPU."
+_SIZE = rf"[1-9][0-9]{{0,{len(str(SETTING_LIMITS['hidden'][1])) - 1}}}"
+"""One hidden size as typed in the form: up to as many digits as the largest allowed size (9999: four)."""
 
 
 def _double_spin(low: float, high: float, value: float, decimals: int, tip: str) -> QDoubleSpinBox:
@@ -105,7 +116,9 @@ class TaskControls(QGroupBox):
         self.amplitude_label, self.phase_label = QLabel(), QLabel()
         self.random = QPushButton("Random task")
         self.random.setToolTip("Draw amplitude and phase from the training distribution (R).")
-        self.shots = _int_spin(1, 100, 5, "How many points 'Sample K points' draws from the true curve.")
+        self.shots = _int_spin(
+            *SETTING_LIMITS["shots"], 5, "How many points 'Sample K points' draws from the true curve."
+        )
         self.sample = QPushButton("Sample K points")
         self.sample.setToolTip("Replace the support points by K points on the true curve (S).")
         self.clear = QPushButton("Clear")
@@ -181,14 +194,13 @@ class AdaptControls(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Adaptation (SGD)", parent)
         self.lr = _double_spin(
-            0.0001,
-            1.0,
+            *ADAPT_LR_RANGE,
             0.01,
             4,
             "Learning rate α of the test-time SGD steps (the paper: 0.01); Meta-SGD and MAML++ use their learned ones.",
         )
         self.steps = QSlider(Qt.Orientation.Horizontal)
-        self.steps.setRange(0, 50)
+        self.steps.setRange(*SETTING_LIMITS["adapt_steps"])
         self.steps.setValue(10)
         self.steps.setToolTip("Number of SGD steps k on the support points, 0 to 50.")
         self.steps_label = QLabel("10")
@@ -236,18 +248,22 @@ class TrainingControls(QGroupBox):
             item.setToolTip(CUDA_MISSING)
             self.device.setItemData(1, CUDA_MISSING, Qt.ItemDataRole.ToolTipRole)
         self.device.setToolTip("Where to train. " + ("" if torch.cuda.is_available() else CUDA_MISSING))
-        self.inner_lr = _double_spin(0.0001, 1.0, defaults.inner_lr, 4, "Inner (adaptation) learning rate α.")
+        self.inner_lr = _double_spin(*ADAPT_LR_RANGE, defaults.inner_lr, 4, "Inner (adaptation) learning rate α.")
         self.meta_lr = _double_spin(0.00001, 0.1, defaults.meta_lr, 5, "Adam meta learning rate β.")
-        self.inner_steps = _int_spin(1, 20, defaults.inner_steps, "Inner SGD steps S during meta-training.")
-        self.meta_batch = _int_spin(1, 1000, defaults.meta_batch, "Tasks per meta-batch.")
-        self.shots = _int_spin(1, 100, defaults.task.shots, "Support (and query) points K per training task.")
-        self.hidden = QLineEdit(",".join(map(str, defaults.model.hidden)))
-        self.hidden.setValidator(
-            QRegularExpressionValidator(QRegularExpression(r"^[1-9][0-9]{0,3}(,[1-9][0-9]{0,3})*$"))
+        self.inner_steps = _int_spin(
+            *SETTING_LIMITS["inner_steps"], defaults.inner_steps, "Inner SGD steps S during meta-training."
         )
+        self.meta_batch = _int_spin(*SETTING_LIMITS["meta_batch"], defaults.meta_batch, "Tasks per meta-batch.")
+        self.shots = _int_spin(
+            *SETTING_LIMITS["shots"], defaults.task.shots, "Support (and query) points K per training task."
+        )
+        self.hidden = QLineEdit(",".join(map(str, defaults.model.hidden)))
+        self.hidden.setValidator(QRegularExpressionValidator(QRegularExpression(rf"^{_SIZE}(,{_SIZE})*$")))
         self.hidden.setToolTip("Hidden layer sizes, comma separated (the paper: 40,40).")
-        self.iterations = _int_spin(1, 1_000_000, defaults.iterations, "Meta-iterations to run.")
-        self.seed = _int_spin(0, 2**31 - 1, defaults.seed, "Random seed of the initialization and task stream.")
+        self.iterations = _int_spin(*SETTING_LIMITS["iterations"], defaults.iterations, "Meta-iterations to run.")
+        self.seed = _int_spin(
+            *SETTING_LIMITS["seed"], defaults.seed, "Random seed of the initialization and task stream."
+        )
         self.ways = _int_spin(2, 60, OMNIGLOT_PAPER.classification.ways, "Classes N per Omniglot task (N-way).")
         self.data = QLineEdit()
         self.data.setPlaceholderText("empty: download the official archives")

@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
+from mamlviz.core.config import SETTING_LIMITS
 from mamlviz.core.playground import Probe
 from mamlviz.gui.style import (
     POINT_BRUSH,
@@ -94,7 +95,7 @@ class LossPlot(QWidget):
         self.log_y.setChecked(True)
         self.log_y.setToolTip("Logarithmic loss axis.")
         self.last_n = QSpinBox()
-        self.last_n.setRange(0, 10_000_000)
+        self.last_n.setRange(*SETTING_LIMITS["last_n"])
         self.last_n.setSingleStep(1000)
         self.last_n.setSpecialValueText("all")
         self.last_n.setPrefix("last ")
