@@ -118,7 +118,7 @@ def check_writable(path: str | Path) -> None:
         raise CheckpointError(f"cannot write {path}: it exists and is not a regular file; choose a file name.")
     if not directory.is_dir():
         raise CheckpointError(f"cannot write {path}: folder {directory} does not exist.")
-    probe = directory / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
+    probe = _temporary(path)
     try:
         if not os.access(directory, os.W_OK | os.X_OK):
             raise PermissionError(f"permission denied: {directory}")
@@ -126,6 +126,11 @@ def check_writable(path: str | Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise CheckpointError(f"cannot write {path}: folder {directory} is not writable ({exc}).") from None
+
+
+def _temporary(path: Path) -> Path:
+    """A fresh `.NAME.PID-HEX.tmp` beside the target (the pid lets a later write find a dead writer's leftovers)."""
+    return path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
 
 
 def _remove_stale_temporaries(path: Path) -> None:
@@ -156,7 +161,7 @@ def _atomic_write(path: Path, write: Any) -> None:
     """Write through a temporary file in the same folder, then rename it into place (mode 0666 less the umask)."""
     check_writable(path)
     _remove_stale_temporaries(path)
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
+    tmp = _temporary(path)
     try:
         write(str(tmp))
         os.chmod(tmp, 0o666 & ~_umask())

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -218,24 +219,28 @@ def _png_files(source: Path, name: str) -> Iterator[tuple[str, Callable[[], byte
 def _read_file(path: Path) -> bytes:
     """One extracted drawing, refused if it is larger than any drawing needs."""
     with path.open("rb") as fh:
-        data = fh.read(MAX_ENTRY_BYTES + 1)
-    if len(data) > MAX_ENTRY_BYTES:
-        raise DataError(f"{path} is larger than {MAX_ENTRY_BYTES} bytes, far more than a drawing needs.")
-    return data
+        return _read_bounded(fh, str(path))
 
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path) -> bytes:
     """One archive member, refused (without inflating it all) if it is larger than any drawing needs."""
-    too_big = DataError(
-        f"{info.filename} in {source} is larger than {MAX_ENTRY_BYTES} bytes, far more than a drawing needs."
-    )
+    what = f"{info.filename} in {source}"
     if info.file_size > MAX_ENTRY_BYTES:
-        raise too_big
+        raise _too_big(what)
     with archive.open(info) as fh:
-        data = fh.read(MAX_ENTRY_BYTES + 1)
+        return _read_bounded(fh, what)
+
+
+def _read_bounded(fh: BinaryIO, what: str) -> bytes:
+    """At most MAX_ENTRY_BYTES from fh; more than that is refused."""
+    data = fh.read(MAX_ENTRY_BYTES + 1)
     if len(data) > MAX_ENTRY_BYTES:
-        raise too_big
+        raise _too_big(what)
     return data
+
+
+def _too_big(what: str) -> DataError:
+    return DataError(f"{what} is larger than {MAX_ENTRY_BYTES} bytes, far more than a drawing needs.")
 
 
 def decode_png(data: bytes, source: str = "image") -> np.ndarray:
