@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from mamlviz.core.config import TrainConfig
+from mamlviz.core.data import default_generator
 from mamlviz.core.model import init_params
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.sinusoid.tasks import sample_tasks
 from mamlviz.core.train import Learner, Trainer, gradient_for
 
 

@@ -19,8 +19,9 @@ from torch.nn import functional as F
 
 from mamlviz.core.algorithms import initial_inner_lrs, inner_loop_for, msl_weights, with_task_inputs
 from mamlviz.core.config import ModelConfig, TrainConfig
+from mamlviz.core.data import default_generator
 from mamlviz.core.model import init_params
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.sinusoid.tasks import sample_tasks
 from mamlviz.core.train import MSL_FRACTION, Learner
 
 CASES = {

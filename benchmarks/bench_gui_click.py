@@ -41,10 +41,10 @@ def main() -> None:
     plot = window.playground.plot
     vb = plot.getPlotItem().getViewBox()
     rng = np.random.default_rng(0)
-    window.playground.set_points([[-3, 1], [-1, 2], [0.5, 1.5], [2, -1], [4, -2]])
-    base = window.playground.points.copy()
-    assert window.playground.steps == 10
-    assert set(window.playground.inits) == {"maml", "pretrained"}
+    window.state.set_points([[-3, 1], [-1, 2], [0.5, 1.5], [2, -1], [4, -2]])
+    base = window.state.points.copy()
+    assert window.state.adaptation.steps == 10
+    assert set(window.state.shown_params("sinusoid")) == {"maml", "pretrained"}
     painted = PaintRecorder()
     for view in (plot, window.playground.mse_plot):
         view.viewport().installEventFilter(painted)
@@ -70,8 +70,8 @@ def main() -> None:
             else:
                 latencies.append((time.perf_counter() - start) * 1000)
                 updates.append((clicked - start) * 1000)
-        assert len(window.playground.points) == len(base) + 1, f"click {i} at ({x:.2f}, {y:.2f}) did not add a point"
-        window.playground.set_points(base)
+        assert len(window.state.points) == len(base) + 1, f"click {i} at ({x:.2f}, {y:.2f}) did not add a point"
+        window.state.set_points(base)
         app.processEvents()
     window.close()
     ms = np.array(latencies)

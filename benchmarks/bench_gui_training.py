@@ -47,7 +47,7 @@ def app_run(app, window, iterations: int, ticking: bool) -> tuple[float, float, 
     timer.setInterval(5)
     timer.timeout.connect(tick)
     loop = QEventLoop()
-    window.training_finished.connect(loop.quit)
+    window.training.finished.connect(loop.quit)
     start, cpu = time.perf_counter(), time.thread_time()
     window.start_training()
     last[0] = time.perf_counter()
@@ -56,7 +56,7 @@ def app_run(app, window, iterations: int, ticking: bool) -> tuple[float, float, 
     loop.exec()
     elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
     timer.stop()
-    window.training_finished.disconnect(loop.quit)
+    window.training.finished.disconnect(loop.quit)
     stalls = np.maximum(np.array(gaps) - 0.005, 0) * 1000
     return iterations / elapsed, cpu / elapsed, stalls
 

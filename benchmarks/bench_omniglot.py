@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from mamlviz.core.classification import ImagePool, maml_ce_loss, sample_classification_tasks
-from mamlviz.core.convnet import init_conv_params, make_convnet
-from mamlviz.core.omniglot import OmniglotSplit
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.data import default_generator
+from mamlviz.core.omniglot.classification import ImagePool, maml_ce_loss, sample_classification_tasks
+from mamlviz.core.omniglot.convnet import init_conv_params, make_convnet
+from mamlviz.core.omniglot.data import OmniglotSplit
 
 
 def per_task_loss(module, theta, batch, lr: float, steps: int, first_order: bool):

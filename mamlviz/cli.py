@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -11,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mamlviz.core import registry
 from mamlviz.core.config import (
     ALGORITHMS,
-    DOMAINS,
     EVAL_SEED,
     ORACLE_INPUTS,
     ClassificationConfig,
@@ -28,16 +29,8 @@ if TYPE_CHECKING:
     from mamlviz.core.checkpoint import Initialization
     from mamlviz.core.train import Trainer
 
-TABLE_STEPS = (0, 1, 2, 5, 10, 20, 50)
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 """Signals that end `mamlviz train` early, saving what was trained."""
-DOMAIN_DEFAULTS = {
-    "sinusoid": {"iters": 70_000, "inner_lr": 0.01, "meta_batch": 25, "shots": 10, "eval_steps": 10},
-    "omniglot": {"iters": 60_000, "inner_lr": 0.4, "meta_batch": 32, "shots": 1, "eval_steps": 5},
-}
-"""The paper's settings per domain (Omniglot 5-way: 1 inner step, α = 0.4, meta-batch 32, 60k iterations)."""
-OMNIGLOT_20_WAY = {"inner_lr": 0.1, "meta_batch": 16, "inner_steps": 5}
-"""The paper's 20-way Omniglot settings, used from 20 ways up where not given."""
 
 
 def _positive_int(text: str) -> int:
@@ -92,13 +85,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     defaults = TrainConfig()
     classification = ClassificationConfig()
-    sin, omni = DOMAIN_DEFAULTS["sinusoid"], DOMAIN_DEFAULTS["omniglot"]
+    from mamlviz.core.presets import DOMAIN_DEFAULTS
+
+    settings = {
+        name: {
+            "iters": config.iterations,
+            "inner_lr": config.inner_lr,
+            "meta_batch": config.meta_batch,
+            "shots": registry.get(name).shots(config),
+            "eval_steps": registry.get(name).eval_steps,
+        }
+        for name, config in DOMAIN_DEFAULTS.items()
+    }
 
     def per_domain(key: str) -> str:
-        return f"(default: sinusoid {sin[key]}, omniglot {omni[key]})"
+        return "(default: " + ", ".join(f"{name} {values[key]}" for name, values in settings.items()) + ")"
 
     train = sub.add_parser("train", help="meta-train an initialization and export it to .safetensors")
-    train.add_argument("--domain", choices=DOMAINS, default="sinusoid", help="task family (default: %(default)s)")
+    train.add_argument(
+        "--domain", choices=list(DOMAIN_DEFAULTS), default="sinusoid", help="task family (default: %(default)s)"
+    )
     train.add_argument("--algo", choices=ALGORITHMS, default=defaults.algo, help="algorithm (default: %(default)s)")
     train.add_argument("--iters", type=_positive_int, help=f"meta-iterations {per_domain('iters')}")
     train.add_argument("--inner-steps", type=_positive_int, help="inner SGD steps S (default 1; 20-way omniglot 5)")
@@ -181,19 +187,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from mamlviz.core.checkpoint import check_writable
     from mamlviz.core.device import describe, resolve_device
+    from mamlviz.core.presets import domain_config
     from mamlviz.core.train import Trainer
 
-    domain = {"inner_steps": TrainConfig().inner_steps, **DOMAIN_DEFAULTS[args.domain]}
-    if args.domain == "omniglot" and args.ways >= 20:
-        domain.update(OMNIGLOT_20_WAY)
-    shots = args.shots or domain["shots"]
+    spec = registry.get(args.domain)
+    domain = dataclasses.replace(domain_config(args.domain), **spec.large_task_defaults(args.ways))
+    shots = args.shots or spec.shots(domain)
     cfg = TrainConfig(
         algo=args.algo,
-        iterations=args.iters or domain["iters"],
-        inner_steps=args.inner_steps or domain["inner_steps"],
-        inner_lr=args.inner_lr or domain["inner_lr"],
+        iterations=args.iters or domain.iterations,
+        inner_steps=args.inner_steps or domain.inner_steps,
+        inner_lr=args.inner_lr or domain.inner_lr,
         meta_lr=args.meta_lr,
-        meta_batch=args.meta_batch or domain["meta_batch"],
+        meta_batch=args.meta_batch or domain.meta_batch,
         seed=args.seed,
         epsilon=args.epsilon,
         msl=args.msl,
@@ -203,17 +209,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         cosine=args.cosine,
         val_every=args.val_every,
         val_tasks=args.val_tasks,
-        task=TaskConfig(shots=shots, queries=shots) if args.domain == "sinusoid" else TaskConfig(),
+        task=TaskConfig(),
         model=ModelConfig(hidden=args.hidden, in_features=ORACLE_INPUTS if args.algo == "oracle" else 1),
         domain=args.domain,
         classification=ClassificationConfig(
             ways=args.ways, shots=shots, queries=args.queries, data=str(args.data.resolve()) if args.data else ""
         ),
     )
+    cfg = spec.with_shots(cfg, shots)
     device = resolve_device(args.device)
     check_writable(args.out)
-    if args.domain == "omniglot":
-        print("loading Omniglot (decoded once, then cached)", file=sys.stderr)
+    if spec.loading_note:
+        print(spec.loading_note, file=sys.stderr)
     trainer = Trainer(cfg, device=device, compile=args.compile)
     started_from = _start_from(trainer, args.init) if args.init is not None else None
     previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
@@ -231,6 +238,7 @@ def _train_and_save(
     from mamlviz.core.checkpoint import Initialization
     from mamlviz.progress import ProgressBar
 
+    spec = registry.get(cfg.domain)
     print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {where}", file=sys.stderr)
     bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
     status, elapsed, evaluated = 0, None, {}
@@ -243,8 +251,8 @@ def _train_and_save(
             print(f"\nerror: {exc}", file=sys.stderr)
             status = 1
         elapsed = bar.close()
-        if trainer.iteration and cfg.domain == "sinusoid":
-            evaluated = _final_evaluation(cfg, trainer.learners[0])
+        if trainer.iteration and spec.final_metrics is not None:
+            evaluated = spec.final_metrics(cfg, trainer.learners[0])
         _ignore_signals()  # inside the try: a signal before this line is still handled below
     except KeyboardInterrupt as exc:
         if elapsed is None:
@@ -263,32 +271,13 @@ def _train_and_save(
         metrics["started_from"] = started_from
         iterations += started_from["iterations"]
     metrics.update(evaluated)
-    init = Initialization(params, cfg, cfg.algo, iterations, metrics, inner_lrs if cfg.domain == "sinusoid" else None)
+    init = Initialization(params, cfg, cfg.algo, iterations, metrics, inner_lrs)
     saved = _save(args.out, init)
     if saved != args.out:
         return status or 1
     summary = f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s"
-    k5 = metrics.get("eval_K5")
-    if isinstance(k5, dict):
-        summary += "; K=5 MSE after 0/1/10 steps: " + " / ".join(f"{k5['mse'][s]:.3f}" for s in (0, 1, 10))
-        summary += f" ({k5['diverged']} of 600 test tasks diverged)" if k5["diverged"] else ""
-    elif cfg.domain == "omniglot":
-        summary += f"; run `mamlviz eval {args.out}` for the accuracy on 600 meta-test tasks"
-    print(summary, file=sys.stderr)
+    print(summary + spec.trained_summary(metrics, args.out), file=sys.stderr)
     return status
-
-
-def _final_evaluation(cfg: TrainConfig, learner) -> dict[str, object]:
-    """MSE after 0..10 steps on 600 test tasks for K = 5 and 10, as stored in the file's metrics."""
-    from mamlviz.core.algorithms import inner_loop_for
-    from mamlviz.core.evaluate import evaluate
-
-    params, loop = learner.snapshot(), inner_loop_for(cfg, learner.learned_lrs())
-    metrics: dict[str, object] = {}
-    for shots in (5, 10):
-        curve = evaluate(params, cfg.task, shots, steps=10, n_tasks=600, lr=loop, seed=1234)
-        metrics[f"eval_K{shots}"] = {"mse": [round(v, 4) for v in curve.mean], "diverged": curve.diverged}
-    return metrics
 
 
 def _save(target: Path, init: Initialization) -> Path:
@@ -365,72 +354,18 @@ def _stopped(exc: KeyboardInterrupt, what: str) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from mamlviz.core.checkpoint import load_initialization
-    from mamlviz.core.evaluate import evaluate_initialization
 
     inits = [load_initialization(path) for path in args.files]
     domains = {init.config.domain for init in inits}
     if len(domains) > 1:
-        raise ConfigError("evaluate files of one domain at a time (sinusoid or omniglot), not both.")
-    if domains == {"omniglot"}:
-        return eval_classification(args, inits)
-    steps = args.steps or DOMAIN_DEFAULTS["sinusoid"]["eval_steps"]
-    lr = args.inner_lr or DOMAIN_DEFAULTS["sinusoid"]["inner_lr"]
-    results = []
-    for path, init in zip(args.files, inits, strict=True):
-        for curve in evaluate_initialization(init, args.shots or [5, 10], steps, args.tasks, lr, args.seed):
-            results.append({"file": str(path), "algorithm": init.algorithm, **curve.to_dict()})
+        raise ConfigError(f"evaluate files of one domain at a time ({' or '.join(registry.names())}), not both.")
+    options = registry.EvalOptions(args.shots, args.steps, args.tasks, args.inner_lr, args.seed, args.ways, args.data)
+    report = registry.get(domains.pop()).evaluate(options, list(zip(args.files, inits, strict=True)))
     if args.json:
-        print(json.dumps({"inner_lr": lr, "steps": steps, "results": results}, indent=2))
+        print(json.dumps(report.document, indent=2))
         return 0
-    columns = [s for s in TABLE_STEPS if s < steps] + [steps]
-    width = _name_width(results)
-    header = (
-        f"{'file':<{width}} {'algo':<10} {'K':>3} " + " ".join(f"{f'step {s}':>14}" for s in columns) + "  diverged"
-    )
-    print(f"MSE on {args.tasks} tasks (100-point grid), α = {lr} (or the init's learned step sizes), mean ± 95% CI")
-    print(header)
-    for row in results:
-        cells = " ".join(f"{row['mean'][s]:>7.3f} ± {row['ci95'][s]:<5.3f}" for s in columns)
-        print(f"{Path(row['file']).name:<{width}} {row['algorithm']:<10} {row['shots']:>3} {cells}  {row['diverged']}")
-    return 0
-
-
-def _name_width(results: list[dict]) -> int:
-    """Width of the file column: the longest file name shown in full (at least 28)."""
-    return max(28, *(len(Path(row["file"]).name) for row in results))
-
-
-def eval_classification(args: argparse.Namespace, inits: list) -> int:
-    """N-way K-shot accuracy on meta-test tasks from the evaluation alphabets, after 0..steps updates."""
-    from mamlviz.core.classification import ImagePool, evaluate_classification
-    from mamlviz.core.omniglot import load_split
-
-    steps = args.steps or DOMAIN_DEFAULTS["omniglot"]["eval_steps"]
-    results, pools = [], {}
-    for path, init in zip(args.files, inits, strict=True):
-        c = init.config.classification
-        data = str(args.data) if args.data else (c.data if c.data and Path(c.data).is_dir() else "")
-        key = (data, c.rotations)
-        if key not in pools:
-            pools[key] = ImagePool.from_split(load_split("evaluation", data or None), c.rotations)
-        ways, lr = args.ways or c.ways, args.inner_lr or init.config.inner_lr
-        for shots in args.shots or [c.shots]:
-            curve = evaluate_classification(
-                init.params, pools[key], ways, shots, steps, lr=lr, n_tasks=args.tasks, seed=args.seed
-            )
-            row = {"file": str(path), "algorithm": init.algorithm, "ways": ways, "inner_lr": lr, **curve.to_dict()}
-            results.append(row)
-    if args.json:
-        print(json.dumps({"steps": steps, "metric": "accuracy", "results": results}, indent=2))
-        return 0
-    columns = range(steps + 1)
-    print(f"query accuracy (%) on {args.tasks} meta-test tasks (Omniglot evaluation alphabets), mean ± 95% interval")
-    width = _name_width(results)
-    print(f"{'file':<{width}} {'algo':<10} {'task':>6} {'α':>5} " + " ".join(f"{f'step {s}':>13}" for s in columns))
-    for row in results:
-        cells = " ".join(f"{100 * row['mean'][s]:>6.2f} ± {100 * row['ci95'][s]:<4.2f}" for s in columns)
-        task = f"{row['ways']}w{row['shots']}s"
-        print(f"{Path(row['file']).name:<{width}} {row['algorithm']:<10} {task:>6} {row['inner_lr']:>5.3g} {cells}")
+    for line in report.lines:
+        print(line)
     return 0
 
 
@@ -442,11 +377,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"algorithm:   {init.algorithm}")
     print(f"iterations:  {init.iterations}")
     print(f"seed:        {init.config.seed}")
-    if init.config.domain == "omniglot":
-        c = init.config.classification
-        print(f"model:       conv 4×{c.filters} (3×3/2, batch norm, ReLU) + linear; {c.ways}-way {c.shots}-shot")
-    else:
-        print(f"model:       MLP {'-'.join(map(str, init.config.model.sizes))}, ReLU")
+    print(f"model:       {registry.get(init.config.domain).describe_model(init.config)}")
     print(f"config:      {json.dumps(init.config.to_dict())}")
     if init.inner_lrs:
         shapes = ", ".join(f"{k} {list(v.shape)} mean {float(v.mean()):.4g}" for k, v in init.inner_lrs.items())

@@ -6,7 +6,7 @@ import pytest
 
 from mamlviz.cli import main
 from mamlviz.core.checkpoint import load_initialization
-from tests.core.omniglot_fixtures import archive_with, make_omniglot, short_ihdr_png
+from tests.core.omniglot.fixtures import archive_with, make_omniglot, short_ihdr_png
 
 
 @pytest.fixture(autouse=True)

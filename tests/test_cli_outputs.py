@@ -17,9 +17,9 @@ import mamlviz.core.checkpoint as checkpoint
 from mamlviz.cli import main
 from mamlviz.core.checkpoint import Initialization, check_writable, load_initialization, save_initialization
 from mamlviz.core.config import ModelConfig, TrainConfig
+from mamlviz.core.data import default_generator
 from mamlviz.core.errors import CheckpointError, MamlvizError
 from mamlviz.core.model import init_params
-from mamlviz.core.tasks import default_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals, FIFOs and file modes")
@@ -201,7 +201,7 @@ def test_a_signal_during_the_final_evaluation_still_saves_and_one_during_saving_
         """
         import os, signal, sys
         import mamlviz.core.checkpoint as checkpoint
-        import mamlviz.core.evaluate as evaluate
+        import mamlviz.core.sinusoid.domain as sinusoid
         from mamlviz.cli import main
 
         def stop_evaluation(*args, **kwargs):
@@ -214,7 +214,7 @@ def test_a_signal_during_the_final_evaluation_still_saves_and_one_during_saving_
             os.kill(os.getpid(), signal.SIGINT)
             real_save(path, init)
 
-        evaluate.evaluate, checkpoint.save_initialization = stop_evaluation, ctrl_c_while_saving
+        sinusoid.evaluate, checkpoint.save_initialization = stop_evaluation, ctrl_c_while_saving
         sys.exit(main(sys.argv[1:]))
         """
     )

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from mamlviz.core.config import TrainConfig
+from mamlviz.core.data import TaskBatch
 from mamlviz.core.model import (
     Params,
     expand_to_tasks,
@@ -25,7 +26,6 @@ from mamlviz.core.model import (
     mse_loss_and_grad,
     mse_per_task,
 )
-from mamlviz.core.tasks import TaskBatch
 
 
 @dataclass(frozen=True)

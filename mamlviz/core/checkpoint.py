@@ -26,8 +26,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from mamlviz.core import registry
 from mamlviz.core.config import ModelConfig, TrainConfig
-from mamlviz.core.convnet import BLOCKS, HEAD, IMAGE_SIZE, param_shapes
 from mamlviz.core.errors import CheckpointError, ConfigError
 from mamlviz.core.model import Params, layer_names
 
@@ -61,30 +61,13 @@ def architecture(model: ModelConfig) -> dict[str, Any]:
 
 
 def config_architecture(config: TrainConfig, params: Params) -> dict[str, Any]:
-    """The network of a config: the MLP, or for classification the conv net (head size read from θ)."""
-    if config.domain != "omniglot":
-        return architecture(config.model)
-    head = params.get(f"{HEAD}.weight")
-    return {
-        "type": "conv",
-        "blocks": BLOCKS,
-        "filters": config.classification.filters,
-        "kernel": 3,
-        "stride": 2,
-        "norm": "batchnorm (batch statistics, transductive)",
-        "activation": "relu",
-        "input": [1, IMAGE_SIZE, IMAGE_SIZE],
-        "classes": int(head.shape[0]) if head is not None and head.dim() == 2 else config.classification.ways,
-    }
+    """The network of a config, as its domain describes it (e.g. the MLP, or the conv net with its head size)."""
+    return registry.get(config.domain).architecture(config, params)
 
 
 def check_config_params(params: Params, config: TrainConfig, source: str) -> None:
     """Names, shapes and finiteness of θ against the config's network."""
-    if config.domain != "omniglot":
-        check_params(params, config.model, source)
-        return
-    arch = config_architecture(config, params)
-    _check_expected(params, param_shapes(arch["filters"], arch["classes"]), f"conv net {arch['filters']}×4", source)
+    registry.get(config.domain).check_params(params, config, source)
 
 
 def save_initialization(path: str | Path, init: Initialization) -> None:
@@ -251,10 +234,11 @@ def check_params(params: Params, model: ModelConfig, source: str) -> None:
     for (w_name, b_name), fan_in, fan_out in zip(layer_names(model), sizes[:-1], sizes[1:], strict=True):
         expected[w_name] = (fan_out, fan_in)
         expected[b_name] = (fan_out,)
-    _check_expected(params, expected, str(list(sizes)), source)
+    check_expected(params, expected, str(list(sizes)), source)
 
 
-def _check_expected(params: Params, expected: dict[str, tuple[int, ...]], description: str, source: str) -> None:
+def check_expected(params: Params, expected: dict[str, tuple[int, ...]], description: str, source: str) -> None:
+    """θ has exactly the expected tensor names and shapes, all finite (else a `CheckpointError` naming `source`)."""
     if set(params) != set(expected):
         raise CheckpointError(
             f"{source} does not match the architecture {description}: "

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mamlviz.core import registry
 from mamlviz.core.errors import ConfigError
 
 ALGORITHMS = ("maml", "fomaml", "pretrained", "reptile", "metasgd", "anil", "oracle")
@@ -14,7 +15,6 @@ MAMLPP_ALGORITHMS = ("maml", "anil")
 """Algorithms that accept the MAML++ options (msl, first_order_until, lslr)."""
 ORACLE_INPUTS = 3
 """The oracle's network sees (x, amplitude, phase)."""
-DOMAINS = ("sinusoid", "omniglot")
 
 
 SETTING_LIMITS: dict[str, tuple[int, int]] = {
@@ -125,8 +125,7 @@ class TrainConfig:
     classification: ClassificationConfig = field(default_factory=ClassificationConfig)
 
     def validate(self) -> None:
-        if self.domain not in DOMAINS:
-            raise ConfigError(f"unknown domain {self.domain!r}; choose one of {', '.join(DOMAINS)}.")
+        registry.get(self.domain)  # a ConfigError naming the known domains for any other
         if self.algo not in ALGORITHMS:
             raise ConfigError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}.")
         for name in ("iterations", "inner_steps", "meta_batch", "val_every", "val_tasks"):

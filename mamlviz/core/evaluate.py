@@ -1,20 +1,19 @@
-"""Test-time adaptation and the paper's Table 2 evaluation protocol."""
+"""Test-time adaptation of an MLP initialization and the metrics over test tasks (mean, 95% interval, diverged)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from mamlviz.core.algorithms import InnerLoop, inner_loop_for, sgd_steps, with_task_inputs
-from mamlviz.core.checkpoint import Initialization
-from mamlviz.core.config import EVAL_SEED, TaskConfig
+from mamlviz.core.algorithms import InnerLoop, sgd_steps, with_task_inputs
+from mamlviz.core.data import TaskBatch
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import Params, expand_to_tasks, forward, mse_per_task
-from mamlviz.core.tasks import TaskBatch, default_generator, query_grid, sample_tasks, sinusoid
 
 DIVERGED_MSE = 1e6
 """A task whose MSE is non-finite or above this at any step counts as diverged."""
@@ -79,14 +78,6 @@ class EvalCurve:
         return dataclasses.asdict(self)
 
 
-def eval_tasks(cfg: TaskConfig, shots: int, n_tasks: int, seed: int, n_grid: int = 100) -> TaskBatch:
-    """Fresh seeded tasks with `shots` support points and an evenly spaced query grid."""
-    tasks = sample_tasks(dataclasses.replace(cfg, shots=shots, queries=1), n_tasks, default_generator(seed))
-    grid = query_grid(cfg, n_grid).to(tasks.support_x.dtype).expand(n_tasks, n_grid, 1)
-    amplitude, phase = tasks.amplitude[:, None, None], tasks.phase[:, None, None]
-    return dataclasses.replace(tasks, query_x=grid, query_y=sinusoid(grid, amplitude, phase))
-
-
 def mse_after_steps(
     theta: Params, tasks: TaskBatch, lr: float | InnerLoop, steps: int, at: Sequence[int] | None = None
 ) -> Tensor:
@@ -119,27 +110,6 @@ def summarize(shots: int, mse: Tensor) -> EvalCurve:
     return EvalCurve(shots, mean.tolist(), ci95.tolist(), int(mse.shape[1]), int((~ok).any(0).sum()))
 
 
-def evaluate(
-    theta: Params,
-    cfg: TaskConfig,
-    shots: int,
-    steps: int,
-    n_tasks: int = 600,
-    lr: float | InnerLoop = 0.01,
-    seed: int = 0,
-) -> EvalCurve:
-    """The paper's protocol: n_tasks fresh tasks, K support points, MSE on 100 grid points.
-
-    `lr` is α or the init's `InnerLoop` (see `algorithms.inner_loop_for`)."""
-    tasks = eval_tasks(cfg, shots, n_tasks, seed)
-    theta = {k: v.to(tasks.support_x.dtype) for k, v in theta.items()}
-    return summarize(shots, mse_after_steps(theta, tasks, lr, steps))
-
-
-def evaluate_initialization(
-    init: Initialization, shots: Sequence[int], steps: int, n_tasks: int = 600, lr: float = 0.01, seed: int = EVAL_SEED
-) -> list[EvalCurve]:
-    """`mamlviz eval` of a sinusoid initialization: one curve per K, adapting the init's own way
-    (step size `lr` unless it learned its own; ANIL: the head only)."""
-    loop = inner_loop_for(init.config, init.inner_lrs, lr, algo=init.algorithm)
-    return [evaluate(init.params, init.config.task, k, steps, n_tasks, loop, seed) for k in shots]
+def file_column_width(files: Iterable[str]) -> int:
+    """Width of an evaluation table's file column: the longest file name shown in full (at least 28)."""
+    return max(28, *(len(Path(file).name) for file in files))

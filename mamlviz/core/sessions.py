@@ -19,9 +19,9 @@ import torch
 
 from mamlviz.core.checkpoint import Initialization, _atomic_write, check_config_params, check_inner_lrs
 from mamlviz.core.config import ADAPT_LR_RANGE, SETTING_LIMITS, TrainConfig
+from mamlviz.core.data import Truth, check_points
 from mamlviz.core.errors import MamlvizError
 from mamlviz.core.model import Params
-from mamlviz.core.playground import Truth, check_points
 
 FORMAT = "mamlviz-session"
 FORMAT_VERSION = 2

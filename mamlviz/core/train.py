@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from mamlviz.core import registry
 from mamlviz.core.algorithms import (
     InnerLoop,
     cosine_factor,
@@ -27,13 +28,9 @@ from mamlviz.core.algorithms import (
 )
 from mamlviz.core.checkpoint import INNER_LR_PREFIX, split_inner_lrs
 from mamlviz.core.config import TrainConfig
+from mamlviz.core.data import TaskBatch, default_generator
 from mamlviz.core.errors import TrainingDiverged
-from mamlviz.core.evaluate import eval_tasks, mse_after_steps, summarize
-from mamlviz.core.model import Params, init_params
-from mamlviz.core.tasks import TaskBatch, default_generator, sample_tasks
-
-VALIDATION_SHOTS = (5, 10)
-VALIDATION_STEPS = (1, 10)
+from mamlviz.core.model import Params
 
 
 @dataclass(frozen=True)
@@ -209,45 +206,13 @@ class Domain(Protocol):
     def validate(self, learners: Sequence[Learner]) -> dict[str, float]: ...
 
 
-class SinusoidDomain:
-    """Sinusoid regression (the paper's section 5.1): MSE after 1 and 10 steps on fixed K = 5, 10 tasks."""
-
-    def __init__(self, cfg: TrainConfig, device: torch.device, compile: bool = False) -> None:
-        self.cfg = cfg
-        self.compile = compile
-        self.validation_sets = {
-            k: eval_tasks(cfg.task, k, cfg.val_tasks, cfg.seed + 1).to(device) for k in VALIDATION_SHOTS
-        }
-
-    def initial_params(self, names: Sequence[str], generator: torch.Generator) -> dict[str, Params]:
-        start = init_params(self.cfg.model, generator)
-        return dict.fromkeys(names, start)
-
-    def gradient(self, algo: str) -> Gradient:
-        return gradient_for(algo, self.cfg, self.compile)
-
-    def sample(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
-        return sample_tasks(self.cfg.task, n_tasks, generator)
-
-    def validate(self, learners: Sequence[Learner]) -> dict[str, float]:
-        return validate(learners, self.validation_sets)
-
-
-def make_domain(cfg: TrainConfig, device: torch.device, compile: bool = False) -> Domain:
-    if cfg.domain == "omniglot":
-        from mamlviz.core.classification_training import ClassificationDomain
-
-        return ClassificationDomain(cfg, device)
-    return SinusoidDomain(cfg, device, compile)
-
-
 class Trainer:
     """Meta-trains `cfg.algo` (and the pretrained baseline if asked) on one task stream.
 
     `iterate()` is the generator; the learners stay readable whenever it is suspended,
     stopped or has raised, so a consumer can always `snapshot()` what was trained so far.
-    Deterministic for a seed on CPU. `init` starts from given parameters per learner;
-    `compile` compiles the sinusoid (FO-)MAML meta-gradient (see `gradient_for`).
+    Deterministic for a seed on CPU. The task family is `cfg.domain`'s (see `registry`). `init` starts
+    from given parameters per learner; `compile` compiles the sinusoid (FO-)MAML meta-gradient (see `gradient_for`).
     """
 
     def __init__(
@@ -263,7 +228,7 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device)
         self.generator = default_generator(cfg.seed)
-        self.domain = make_domain(cfg, self.device, compile)
+        self.domain = registry.get(cfg.domain).trainer_domain(cfg, self.device, compile)
         names = learner_names(cfg, with_baseline)
         start = self.domain.initial_params(names, self.generator)
         self.learners = [
@@ -301,14 +266,3 @@ class Trainer:
 def train(cfg: TrainConfig, **kwargs: Any) -> Iterator[Progress]:
     """Shorthand for `Trainer(cfg, **kwargs).iterate()`."""
     return Trainer(cfg, **kwargs).iterate()
-
-
-def validate(learners: Sequence[Learner], tasks: dict[int, TaskBatch]) -> dict[str, float]:
-    """MSE on fixed validation tasks after each of VALIDATION_STEPS updates (each learner's own inner loop)."""
-    result = {}
-    for learner in learners:
-        for shots, batch in tasks.items():
-            mse = mse_after_steps(learner.theta, batch, learner.inner_loop(), max(VALIDATION_STEPS), VALIDATION_STEPS)
-            for step, mean in zip(VALIDATION_STEPS, summarize(shots, mse).mean, strict=True):
-                result[f"{learner.algo}/K{shots}/step{step}"] = mean
-    return result

@@ -73,6 +73,22 @@ def warm_up_torch() -> None:
     optimizer.step()
 
 
+def close_on_interrupt(window) -> None:
+    """Ctrl-C or SIGTERM in the terminal closes the window as its Quit does (asking to keep trained models).
+
+    Python runs signal handlers only between bytecodes, so a timer gives the interpreter a turn every 200 ms
+    while Qt's event loop waits."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: window.close())
+    window.interrupt_timer = QTimer(window)
+    window.interrupt_timer.timeout.connect(lambda: None)
+    window.interrupt_timer.start(200)
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
@@ -104,17 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(*args.size)
     if args.open is not None:
         opened = (
-            window.open_session(str(args.open))
+            window.files.open_session(str(args.open))
             if args.open.suffix == ".json"
-            else window.open_initialization(str(args.open))
+            else window.files.open_initialization(str(args.open))
         )
         if not opened and args.screenshot is not None:
             print(f"error: cannot open {args.open}", file=sys.stderr)  # noqa: T201
             return USAGE_ERROR
     if args.points is not None:
-        window.playground.set_points(args.points)
+        window.state.set_points(args.points)
     window.show()
     if args.screenshot is None:
+        close_on_interrupt(window)
         return app.exec()
     return take_screenshot(app, window, args.screenshot, args.train_iters)
 
@@ -127,9 +144,10 @@ def take_screenshot(app, window, path: Path, train_iters: int) -> int:
     if train_iters:
         window.controls.training.iterations.setValue(train_iters)
         loop = QEventLoop()
-        window.training_finished.connect(loop.quit)
+        window.training.finished.connect(loop.quit)
+        window.training.failed.connect(lambda *_: loop.quit())
         window.start_training()
-        if window.training:
+        if window.training.running or window.training.building:
             loop.exec()
     for _ in range(3):
         QTimer.singleShot(50, lambda: None)

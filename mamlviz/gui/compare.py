@@ -34,23 +34,28 @@ class CompareList(QGroupBox):
         self.list.itemChanged.connect(lambda _item: self.changed.emit())
 
     def set_entries(self, tips: Mapping[str, str], shown: Iterable[str], current: str | None = None) -> None:
-        """Rows for `tips` (name -> tooltip), ticked where the name is in `shown`; `current` is highlighted."""
+        """Rows for `tips` (name -> tooltip), ticked where the name is in `shown`; `current` is highlighted.
+
+        The rows are updated in place when the names are the same (a tick never rebuilds the list under the
+        user's pointer)."""
         shown = set(shown)
         self.list.blockSignals(True)
-        self.list.clear()
-        for name, tip in tips.items():
-            item = QListWidgetItem(_swatch(model_color(name)), display_name(name))
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        if self.names() != list(tips):
+            self.list.clear()
+            for name in tips:
+                item = QListWidgetItem(_swatch(model_color(name)), display_name(name))
+                item.setData(Qt.ItemDataRole.UserRole, name)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                self.list.addItem(item)
+            rows = max(self.list.count(), 3)
+            self.list.setFixedHeight(rows * self.list.sizeHintForRow(0) + 2 * self.list.frameWidth() + 2)
+        for item in self._items():
+            name = item.data(Qt.ItemDataRole.UserRole)
             item.setCheckState(Qt.CheckState.Checked if name in shown else Qt.CheckState.Unchecked)
-            item.setToolTip(tip)
-            self.list.addItem(item)
+            item.setToolTip(tips[name])
             if name == current:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
-        rows = max(self.list.count(), 3)
-        self.list.setFixedHeight(rows * self.list.sizeHintForRow(0) + 2 * self.list.frameWidth() + 2)
-        self.changed.emit()
 
     def _items(self) -> list[QListWidgetItem]:
         return [self.list.item(row) for row in range(self.list.count())]

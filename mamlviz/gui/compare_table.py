@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.config import EVAL_SEED
-from mamlviz.core.errors import MamlvizError
-from mamlviz.core.evaluate import EvalCurve, evaluate_initialization
-from mamlviz.core.playground import PAPER_TABLE2_5SHOT
+from mamlviz.core.evaluate import EvalCurve
+from mamlviz.core.sinusoid.evaluation import evaluate_initialization
+from mamlviz.core.sinusoid.playground import PAPER_TABLE2_5SHOT
+from mamlviz.gui.jobs import Job, JobRunner
 from mamlviz.gui.style import display_name
 
 COLUMNS = ("Initialization", "K", "θ (no step)", "1 step", "5 steps", "10 steps", "diverged")
@@ -21,9 +21,6 @@ STEPS = (0, 1, 5, 10)
 
 class ComparisonDialog(QDialog):
     """MSE after 0 / 1 / 5 / 10 steps on the paper's protocol for several initializations, beside Table 2."""
-
-    evaluated = Signal(object)
-    """The rows [(name, EvalCurve), ...], or the error that prevented them."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,7 +39,11 @@ class ComparisonDialog(QDialog):
             layout.addWidget(widget)
         self.resize(900, 560)
         self.rows: list[tuple[str, EvalCurve]] = []
+        self.jobs = JobRunner(queue_latest=False, parent=self)
+        self.evaluated = self.jobs.finished
+        """A finished job: its result is the rows [(name, EvalCurve), ...], or the error that prevented them."""
         self.evaluated.connect(self._show)
+        self.finished.connect(lambda _: self.jobs.cancel())
 
     def evaluate(
         self, inits: Mapping[str, Initialization], shots: Sequence[int] = (5, 10), n_tasks: int = 600, lr: float = 0.01
@@ -54,25 +55,23 @@ class ComparisonDialog(QDialog):
         )
         self.status.setText(f"Evaluating {len(inits)} initialization(s)…")
         self.table.setRowCount(0)
-        named = dict(inits)
-        threading.Thread(target=self._run, args=(named, tuple(shots), n_tasks, lr), daemon=True).start()
+        named, shots = dict(inits), tuple(shots)
+        self.jobs.run("compare", lambda: self._rows(named, shots, n_tasks, lr))
 
-    def _run(self, inits: dict[str, Initialization], shots: tuple[int, ...], n_tasks: int, lr: float) -> None:
-        try:
-            rows = [
-                (name, curve)
-                for name, init in inits.items()
-                for curve in evaluate_initialization(init, shots, max(STEPS), n_tasks, lr)
-            ]
-            self.evaluated.emit(rows)
-        except (MamlvizError, RuntimeError, ValueError) as exc:
-            self.evaluated.emit(exc)
+    def _rows(self, inits: dict[str, Initialization], shots: tuple[int, ...], n_tasks: int, lr: float) -> list:
+        """Job: each initialization evaluated in turn (stopping early when the dialog closes)."""
+        rows = []
+        for name, init in inits.items():
+            if self.jobs.cancelled():
+                break
+            rows += [(name, curve) for curve in evaluate_initialization(init, shots, max(STEPS), n_tasks, lr)]
+        return rows
 
-    def _show(self, result: object) -> None:
-        if isinstance(result, Exception):
-            self.status.setText(f"The evaluation failed: {result}")
+    def _show(self, job: Job) -> None:
+        if job.failed:
+            self.status.setText(f"The evaluation failed: {job.sentence()}")
             return
-        self.rows = list(result)
+        self.rows = list(job.result)
         cells = [
             [display_name(name), str(curve.shots)]
             + [f"{curve.mean[s]:.3f} ± {curve.ci95[s]:.3f}" for s in STEPS]

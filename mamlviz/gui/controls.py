@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 from PySide6.QtCore import QRegularExpression, Qt, Signal
@@ -19,12 +20,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from mamlviz.core import registry
 from mamlviz.core.config import (
     ADAPT_LR_RANGE,
     ALGORITHMS,
@@ -35,26 +38,14 @@ from mamlviz.core.config import (
     TrainConfig,
     parse_hidden,
 )
+from mamlviz.core.data import Truth
 from mamlviz.core.errors import ConfigError
-from mamlviz.core.playground import Truth
+from mamlviz.core.presets import DOMAIN_DEFAULTS, PRESETS
 from mamlviz.gui.compare import CompareList
+from mamlviz.gui.state import Adaptation
 from mamlviz.gui.style import display_name
 
-OMNIGLOT_PAPER = TrainConfig(
-    domain="omniglot",
-    iterations=60_000,
-    inner_lr=0.4,
-    meta_batch=32,
-    val_every=500,
-    classification=ClassificationConfig(ways=5, shots=1),
-)
-PRESETS = {
-    "Paper (Finn et al. 2017)": TrainConfig(),
-    "Quick demo (3,000 iterations)": TrainConfig(iterations=3000, val_every=500),
-    "Omniglot 5-way 1-shot (Finn et al. 2017)": OMNIGLOT_PAPER,
-}
-DOMAIN_DEFAULTS = {"sinusoid": TrainConfig(), "omniglot": OMNIGLOT_PAPER}
-"""What choosing a domain fills in."""
+OMNIGLOT_PAPER = PRESETS["Omniglot 5-way 1-shot (Finn et al. 2017)"]
 CLASSIFICATION_ALGORITHMS = ("maml", "fomaml")
 """The meta-learners the Omniglot domain trains (the pretrained baseline is trained alongside)."""
 
@@ -70,6 +61,22 @@ def _sinusoid_learner(algo: str) -> bool:
 
 META_ALGORITHMS = tuple(a for a in ALGORITHMS if a != "pretrained" and _sinusoid_learner(a))
 """The algorithm list: the core's algorithms; the pretrained baseline is always trained alongside."""
+
+
+@dataclass(frozen=True)
+class DomainForm:
+    """What the Meta-training form offers for a domain: its algorithms, and the network rows it shows."""
+
+    algorithms: tuple[str, ...]
+    network: str
+    """'mlp' (hidden sizes) or 'conv' (ways and the Omniglot folder)."""
+
+
+DOMAIN_FORMS = {
+    "sinusoid": DomainForm(META_ALGORITHMS, "mlp"),
+    "omniglot": DomainForm(CLASSIFICATION_ALGORITHMS, "conv"),
+}
+"""The form of each registered domain (a domain without a form here cannot be trained from the app)."""
 CUDA_MISSING = "CUDA is not available: this PyTorch build sees no CUDA GPU."
 _SIZE = rf"[1-9][0-9]{{0,{len(str(SETTING_LIMITS['hidden'][1])) - 1}}}"
 """One hidden size as typed in the form: up to as many digits as the largest allowed size (9999: four)."""
@@ -218,6 +225,17 @@ class AdaptControls(QGroupBox):
         self.steps.valueChanged.connect(lambda v: (self.steps_label.setText(str(v)), self.changed.emit()))
         self.show_steps.toggled.connect(self.changed)
 
+    def set_values(self, adaptation: Adaptation) -> None:
+        """Show the state's α, k and per-step curves without emitting a change per widget."""
+        for widget in (self.lr, self.steps):
+            widget.blockSignals(True)
+        self.lr.setValue(adaptation.lr)
+        self.steps.setValue(adaptation.steps)
+        self.steps_label.setText(str(adaptation.steps))
+        for widget in (self.lr, self.steps):
+            widget.blockSignals(False)
+        self.show_steps.setChecked(adaptation.show_steps)  # unblocked: the View menu's twin follows
+
 
 class TrainingControls(QGroupBox):
     """Meta-training settings; `config()` turns them into a validated `TrainConfig`."""
@@ -230,8 +248,8 @@ class TrainingControls(QGroupBox):
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Fill every setting from a preset.")
         self.domain = QComboBox()
-        self.domain.addItem("Sinusoid regression", "sinusoid")
-        self.domain.addItem("Omniglot classification", "omniglot")
+        for name in (name for name in registry.names() if name in DOMAIN_FORMS):
+            self.domain.addItem(registry.get(name).label, name)
         self.domain.setToolTip(
             "What to meta-train: the playground's sinusoids, or N-way K-shot Omniglot characters (the Classification "
             "tab shows the initialization being trained)."
@@ -308,12 +326,12 @@ class TrainingControls(QGroupBox):
         self.algorithm.setCurrentIndex(max(self.algorithm.findData(chosen), 0))
 
     def _show_domain_rows(self) -> None:
-        """Hidden sizes for sinusoids; ways and the data folder for Omniglot."""
-        omniglot = self.domain.currentData() == "omniglot"
-        self._list_algorithms(CLASSIFICATION_ALGORITHMS if omniglot else META_ALGORITHMS)
-        self.form.setRowVisible(self.hidden, not omniglot)
-        self.form.setRowVisible(self.ways, omniglot)
-        self.form.setRowVisible(self.data_row, omniglot)
+        """The chosen domain's algorithms and settings rows (`DOMAIN_FORMS`)."""
+        form = DOMAIN_FORMS[self.domain.currentData()]
+        self._list_algorithms(form.algorithms)
+        self.form.setRowVisible(self.hidden, form.network == "mlp")
+        for row in (self.ways, self.data_row):
+            self.form.setRowVisible(row, form.network == "conv")
 
     def _browse_data(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Omniglot folder", self.data.text())
@@ -334,10 +352,11 @@ class TrainingControls(QGroupBox):
         shots = self.shots.value()
         base = PRESETS.get(self.preset.currentText(), TrainConfig())
         domain = self.domain.currentData()
+        form = DOMAIN_FORMS[domain]
         classification = ClassificationConfig(ways=self.ways.value(), shots=shots, data=self.data.text().strip())
         config = TrainConfig(
             domain=domain,
-            classification=classification if domain == "omniglot" else ClassificationConfig(),
+            classification=classification if form.network == "conv" else ClassificationConfig(),
             algo=self.algorithm.currentData(),
             iterations=self.iterations.value(),
             inner_steps=self.inner_steps.value(),
@@ -355,7 +374,6 @@ class TrainingControls(QGroupBox):
     def set_config(self, config: TrainConfig) -> None:
         self.domain.setCurrentIndex(self.domain.findData(config.domain))
         self._show_domain_rows()
-        omniglot = config.domain == "omniglot"
         self.ways.setValue(config.classification.ways)
         if config.classification.data:
             self.data.setText(config.classification.data)
@@ -366,7 +384,7 @@ class TrainingControls(QGroupBox):
         self.meta_lr.setValue(config.meta_lr)
         self.inner_steps.setValue(config.inner_steps)
         self.meta_batch.setValue(config.meta_batch)
-        self.shots.setValue(config.classification.shots if omniglot else config.task.shots)
+        self.shots.setValue(registry.get(config.domain).shots(config))
         self.hidden.setText(",".join(map(str, config.model.hidden)))
         self.iterations.setValue(config.iterations)
         self.seed.setValue(config.seed)
@@ -395,3 +413,13 @@ class ControlsPanel(QWidget):
         for group in (self.task, self.adapt, self.compare, self.training):
             layout.addWidget(group)
         layout.addStretch(1)
+
+
+def scrolling(widget: QWidget) -> QScrollArea:
+    """`widget` in a vertical scroll area as wide as it needs."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width() + 4)
+    return area

@@ -39,3 +39,27 @@ def about_box(parent: QWidget, device: str) -> QMessageBox:
     )
     box.open()
     return box
+
+
+def ask_discard(parent: QWidget, lost: list[str]) -> bool:
+    """Whether the user agrees to discard these trained, unkept initializations (Reset)."""
+    buttons = QMessageBox.StandardButton
+    text = f"Reset discards what was trained here and not kept: {', '.join(sorted(lost))}."
+    answer = QMessageBox.question(
+        parent, "Discard trained initializations?", text, buttons.Discard | buttons.Cancel, buttons.Cancel
+    )
+    return answer == buttons.Discard
+
+
+def ask_keep_trained(parent: QWidget, unsaved: list[str], sinusoid: list[str]) -> QMessageBox.StandardButton | None:
+    """On closing with unkept trained initializations: Save (a session), Discard, or None to stay open."""
+    text = f"Trained here and not exported: {', '.join(unsaved)}."
+    buttons = QMessageBox.StandardButton
+    choices = buttons.Discard | buttons.Cancel
+    if sinusoid:
+        text += " Save a session to keep the sinusoid initializations?"
+        choices |= buttons.Save
+    if len(sinusoid) < len(unsaved):
+        text += " Omniglot ones are kept by File ▸ Export trained Omniglot initialization… (Cancel to do it)."
+    answer = QMessageBox.question(parent, "Keep what you trained?", text, choices, buttons.Cancel)
+    return None if answer == buttons.Cancel else answer

@@ -1,27 +1,27 @@
 """The insights panel: the five views that explain the MAML family, fed with diagnostics computed off the GUI thread.
 
 Only the visible tab is computed (gradient flow comes from training snapshots instead); input changes mark
-tabs stale. One computation runs at a time on a Python thread; a request made meanwhile waits as "the
-latest" (replacing any older waiting one) and results come back to the GUI thread through a queued signal.
+tabs stale. Computations run on the app's job runners (`gui/jobs.py`): one at a time, a request made meanwhile waits as
+"the latest".
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from mamlviz.core import insights
 from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.config import TrainConfig
-from mamlviz.core.diagnostics import GradientFlow
+from mamlviz.core.data import check_points
 from mamlviz.core.model import Params
-from mamlviz.core.playground import check_points
+from mamlviz.core.sinusoid import insights
+from mamlviz.core.sinusoid.diagnostics import GradientFlow
+from mamlviz.gui.jobs import Job, JobRunner
 from mamlviz.gui.views.feature_reuse import FeatureReuseView
 from mamlviz.gui.views.gradient_flow import GradientFlowView
 from mamlviz.gui.views.lr_sensitivity import LrSensitivityView
@@ -49,18 +49,6 @@ TOOLTIPS = {
 }
 
 
-@dataclass
-class Job:
-    """One computation: `compute()` runs off the GUI thread; `result` is its value or the exception it raised."""
-
-    tab: str
-    version: int
-    compute: Callable[[], object]
-    context: object = None
-    """What the result is about (the inputs it is computed from), for its caption."""
-    result: object = None
-
-
 @dataclass(frozen=True)
 class Inputs:
     """A snapshot of the panel's inputs, taken when a computation is requested."""
@@ -70,65 +58,6 @@ class Inputs:
     lr: float
     steps: int
     map_init: str
-
-
-class JobRunner(QObject):
-    """Runs one job at a time on a Python thread and hands it back, finished, on the GUI thread.
-
-    A job submitted while one runs waits as the next one (replacing any older waiting job) when
-    `queue_latest`, or is dropped otherwise."""
-
-    started = Signal(object)
-    finished = Signal(object)
-    _landed = Signal(object)
-
-    def __init__(self, queue_latest: bool) -> None:
-        super().__init__()
-        self.queue_latest = queue_latest
-        self.running: Job | None = None
-        self.waiting: Job | None = None
-        self._thread: threading.Thread | None = None
-        self._landed.connect(self._on_landed, Qt.ConnectionType.QueuedConnection)
-
-    def submit(self, job: Job) -> bool:
-        """Start `job` now if idle; returns whether it started."""
-        if self.running is None:
-            self._start(job)
-            return True
-        if self.queue_latest:
-            self.waiting = job
-        return False
-
-    def has(self, tab: str, version: int) -> bool:
-        """Whether a job for `tab` at `version` is running or waiting."""
-        return any(job.tab == tab and job.version == version for job in (self.running, self.waiting) if job)
-
-    def stop(self, timeout_s: float) -> bool:
-        """Drop the waiting job and wait for the running one; returns whether the thread ended."""
-        self.waiting = None
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        return self._thread is None or not self._thread.is_alive()
-
-    def _start(self, job: Job) -> None:
-        self.running = job
-        self._thread = threading.Thread(target=self._run, args=(job,), name=f"insights: {job.tab}", daemon=True)
-        self._thread.start()
-        self.started.emit(job)
-
-    def _run(self, job: Job) -> None:
-        try:
-            job.result = job.compute()
-        except Exception as exc:
-            job.result = exc
-        self._landed.emit(job)
-
-    def _on_landed(self, job: Job) -> None:
-        self.running = None
-        if self.waiting is not None:
-            waiting, self.waiting = self.waiting, None
-            self._start(waiting)
-        self.finished.emit(job)
 
 
 def _plural(n: int, word: str) -> str:
@@ -187,10 +116,10 @@ class InsightsPanel(QWidget):
         self.versions = dict.fromkeys(ON_DEMAND, 0)
         self.shown = dict.fromkeys(ON_DEMAND, -1)
         self.runner = JobRunner(queue_latest=True)
-        self.runner.started.connect(lambda job: self.started.emit(job.tab))
+        self.runner.started.connect(lambda job: self.started.emit(job.name))
         self.runner.finished.connect(self._on_finished)
         self.flow_runner = JobRunner(queue_latest=False)
-        self.flow_runner.started.connect(lambda job: self.started.emit(job.tab))
+        self.flow_runner.started.connect(lambda job: self.started.emit(job.name))
         self.flow_runner.finished.connect(self._on_flow)
         self.flow_run, self.flow_cfg, self.last_iteration = 0, None, None
         self.pending_flow: list[tuple] = []
@@ -307,10 +236,6 @@ class InsightsPanel(QWidget):
         """Whether the tab shows something older than its inputs."""
         return self.shown[tab] != self.versions[tab]
 
-    def stop(self, timeout_s: float = 5.0) -> bool:
-        """Drop waiting computations and wait for running ones (on closing); returns whether they ended."""
-        return all([self.runner.stop(timeout_s), self.flow_runner.stop(timeout_s)])
-
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._refresh()
@@ -360,14 +285,14 @@ class InsightsPanel(QWidget):
 
     # ---- results --------------------------------------------------------------------------------------------------
     def _on_finished(self, job: Job) -> None:
-        self.shown[job.tab] = job.version
+        self.shown[job.name] = job.version
         if isinstance(job.result, Exception):
-            self.captions[job.tab].setText(_error(job.tab, job.result))
+            self.captions[job.name].setText(_error(job.name, job.result))
         else:
-            self._shows[job.tab](job.result, job.context)
-        if self.runner.has(job.tab, self.versions[job.tab]):
-            self.captions[job.tab].setText(f"{self.captions[job.tab].text()} (updating…)")
-        self.computed.emit(job.tab)
+            self._shows[job.name](job.result, job.context)
+        if self.runner.has(job.name, self.versions[job.name]):
+            self.captions[job.name].setText(f"{self.captions[job.name].text()} (updating…)")
+        self.computed.emit(job.name)
         self._refresh()
 
     def _show_reuse(self, result: tuple[list[str], insights.Comparison], inputs: Inputs) -> None:

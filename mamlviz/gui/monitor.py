@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
 from mamlviz.core.config import SETTING_LIMITS
-from mamlviz.core.playground import Probe
+from mamlviz.core.sinusoid.playground import Probe
 from mamlviz.gui.style import (
     POINT_BRUSH,
     display_name,
@@ -402,3 +402,11 @@ class TrainingMonitor(QWidget):
             self.losses.append(chunk)
         if chunk.probe is not None:
             self.probe.add(chunk.iteration, chunk.probe)
+
+    def finish(self) -> None:
+        """The run ended: draw what is still buffered."""
+        self.losses.flush()
+
+    def clear(self) -> None:
+        """Back to the empty state of a window that has not trained."""
+        self.losses.clear()

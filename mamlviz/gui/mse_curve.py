@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pyqtgraph as pg
 
-from mamlviz.core.playground import PAPER_TABLE2_5SHOT, ModelCurves
+from mamlviz.core.sinusoid.playground import PAPER_TABLE2_5SHOT, ModelCurves
 from mamlviz.gui.style import display_name, legend_below, model_color, model_pen, unindexed
 
 

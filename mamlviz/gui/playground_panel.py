@@ -1,36 +1,32 @@
-"""The playground: named initializations adapted live on the user's support points."""
+"""The playground: the ticked sinusoid initializations adapted live on the support points of the app state."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from mamlviz.core.algorithms import InnerLoop
-from mamlviz.core.errors import MamlvizError
-from mamlviz.core.model import Params
-from mamlviz.core.playground import ModelCurves, Truth, adapt_all, check_points
+from mamlviz.core.checkpoint import Initialization
+from mamlviz.core.data import Truth
+from mamlviz.core.errors import CheckpointError, MamlvizError
+from mamlviz.core.sinusoid.playground import ModelCurves, adapt_all
 from mamlviz.gui.mse_curve import MseCurvePlot
 from mamlviz.gui.playground_plot import X_RANGE, PlaygroundPlot
+from mamlviz.gui.state import AppState
 from mamlviz.gui.style import display_name
 
 GRID = np.linspace(*X_RANGE, 151)
-HISTORY = 200
-"""Point edits that can be undone."""
+DOMAIN = "sinusoid"
 
 
 class PlaygroundPanel(QWidget):
-    """Holds the playground state (inits, truth, points, α, k) and redraws both plots on every change."""
+    """Draws the state's ticked sinusoid initializations adapted on its points; edits on the plot become intents."""
 
     updated = Signal()
-    problem = Signal(str)
-    history_changed = Signal()
-    """What can be undone or redone changed."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state = state
         self.plot = PlaygroundPlot()
         self.mse_plot = MseCurvePlot()
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -42,125 +38,80 @@ class PlaygroundPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
-        self.inits: dict[str, Params] = {}
-        self.loops: dict[str, InnerLoop] = {}
-        self.truth: Truth | None = None
-        self.points = np.zeros((0, 2))
-        self.lr, self.steps, self.show_steps = 0.01, 10, False
         self.curves: dict[str, ModelCurves] = {}
+        """What was drawn last: each shown initialization's predictions and errors."""
         self.selected: int | None = None
         self._drawn_truth: Truth | bool | None = False
-        self.undo_stack: list[np.ndarray] = []
-        self.redo_stack: list[np.ndarray] = []
         editor = self.plot.editor
-        editor.point_added.connect(self.add_point)
-        editor.drag_started.connect(lambda _: self._remember())
-        editor.point_moved.connect(self.move_point)
-        editor.point_removed.connect(self.remove_point)
+        editor.point_added.connect(self._add_point)
+        editor.drag_started.connect(lambda _: state.remember())
+        editor.point_moved.connect(self._move_point)
+        editor.point_removed.connect(state.remove_point)
         editor.point_selected.connect(self._select)
         self.plot.delete_requested.connect(self.remove_selected)
+        for signal in (state.shown_changed, state.truth_changed, state.adaptation_changed):
+            signal.connect(self.refresh)
+        state.points_changed.connect(self._on_points)
 
-    def set_inits(self, inits: Mapping[str, Params], loops: Mapping[str, InnerLoop] | None = None) -> None:
-        """The initializations to adapt, and how each adapts (plain SGD on every parameter when not given)."""
-        self.inits, self.loops = dict(inits), dict(loops or {})
+    @staticmethod
+    def check_init(init: Initialization, source: str) -> None:
+        """Refuse, in one sentence, an initialization the playground cannot adapt (it maps x to y: 1 → 1)."""
+        sizes = init.config.model.sizes
+        if sizes[0] != 1 or sizes[-1] != 1:
+            raise CheckpointError(
+                f"{source} maps {sizes[0]} inputs to {sizes[-1]} outputs; the sinusoid playground needs 1 → 1."
+            )
+
+    def _add_point(self, x: float, y: float) -> None:
+        self.state.add_point(x, y)
+        self.selected = len(self.state.points) - 1
+
+    def _move_point(self, index: int, x: float, y: float) -> None:
+        self.state.move_point(index, x, y)
+        self.selected = index
+
+    def _on_points(self) -> None:
+        if self.selected is not None and self.selected >= len(self.state.points):
+            self.selected = None
         self.refresh()
-
-    def set_truth(self, truth: Truth | None) -> None:
-        self.truth = truth
-        self.refresh()
-
-    def set_adaptation(self, lr: float, steps: int, show_steps: bool) -> None:
-        self.lr, self.steps, self.show_steps = lr, steps, show_steps
-        self.refresh()
-
-    def set_points(self, points: object) -> None:
-        """Replace every point (an edit that can be undone); refuses NaN or huge coordinates with a message and
-        keeps the old ones."""
-        checked = self._checked(points)
-        if checked is None:
-            return
-        if not np.array_equal(checked, self.points):
-            self._remember()
-        self._show_points(checked)
-
-    def _checked(self, points: object) -> np.ndarray | None:
-        try:
-            return check_points(points)
-        except MamlvizError as exc:
-            self.problem.emit(str(exc))
-            return None
-
-    def _show_points(self, points: np.ndarray) -> None:
-        self.points = points
-        self.selected = None
-        self.refresh()
-
-    def _remember(self) -> None:
-        """Keep the current points for Undo (a new edit forgets what could be redone)."""
-        self.undo_stack = [*self.undo_stack[-(HISTORY - 1) :], self.points.copy()]
-        self.redo_stack = []
-        self.history_changed.emit()
-
-    def undo(self) -> None:
-        """Back to the points before the last edit."""
-        if self.undo_stack:
-            self.redo_stack.append(self.points.copy())
-            self._show_points(self.undo_stack.pop())
-            self.history_changed.emit()
-
-    def redo(self) -> None:
-        """Again the edit the last Undo took back."""
-        if self.redo_stack:
-            self.undo_stack.append(self.points.copy())
-            self._show_points(self.redo_stack.pop())
-            self.history_changed.emit()
-
-    def add_point(self, x: float, y: float) -> None:
-        self.set_points(np.vstack([self.points, [x, y]]))
-        self.selected = len(self.points) - 1
-
-    def move_point(self, index: int, x: float, y: float) -> None:
-        """One step of a drag (the drag as a whole is one edit: remembered when it starts)."""
-        points = self.points.copy()
-        points[index] = (x, y)
-        checked = self._checked(points)
-        if checked is not None:
-            self._show_points(checked)
-            self.selected = index
-
-    def remove_point(self, index: int) -> None:
-        self.set_points(np.delete(self.points, index, axis=0))
 
     def remove_selected(self) -> None:
         """Delete key: remove the selected point, or the last one added."""
-        if len(self.points):
-            index = self.selected if self.selected is not None and self.selected < len(self.points) else -1
-            self.remove_point(index)
+        points = self.state.points
+        if len(points):
+            index = self.selected if self.selected is not None and self.selected < len(points) else -1
+            self.selected = None
+            self.state.remove_point(index)
 
     def _select(self, index: int) -> None:
         self.selected = index
 
     def refresh(self) -> None:
-        """Adapt every initialization on the points and redraw."""
+        """Adapt every ticked initialization on the points and redraw."""
+        state, adaptation = self.state, self.state.adaptation
+        shown = state.shown_of(DOMAIN)
+        params = {name: init.params for name, init in shown.items()}
         try:
-            self.curves = adapt_all(self.inits, self.points, GRID, self.lr, self.steps, self.truth, self.loops)
+            self.curves = adapt_all(
+                params, state.points, GRID, adaptation.lr, adaptation.steps, state.truth, state.loops(shown)
+            )
         except MamlvizError as exc:
-            self.problem.emit(str(exc))
+            state.problem.emit(str(exc))
             return
-        if not np.array_equal(self.points, self.plot.editor.points):
-            self.plot.set_points(self.points)
-        if self.truth != self._drawn_truth:
-            self.plot.set_truth(GRID, None if self.truth is None else self.truth(GRID))
-            self._drawn_truth = self.truth
-        self.plot.set_curves(GRID, self.curves, self.show_steps)
+        if not np.array_equal(state.points, self.plot.editor.points):
+            self.plot.set_points(state.points)
+        if state.truth != self._drawn_truth:
+            self.plot.set_truth(GRID, None if state.truth is None else state.truth(GRID))
+            self._drawn_truth = state.truth
+        self.plot.set_curves(GRID, self.curves, adaptation.show_steps)
         self.plot.set_summary(self.summary_html())
         self.mse_plot.set_curves(self.curves)
         self.updated.emit()
 
     def summary_html(self) -> str:
         """The numbers a user compares, printed in the plot corner."""
-        k = len(self.points)
-        rows = [f"<b>K = {k}</b> point{'s' if k != 1 else ''}, α = {self.lr:g}"]
+        k = len(self.state.points)
+        rows = [f"<b>K = {k}</b> point{'s' if k != 1 else ''}, α = {self.state.adaptation.lr:g}"]
         if not k:
             rows.append("no points: unadapted curves")
         for name, model in self.curves.items():

@@ -10,10 +10,13 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from mamlviz.core.playground import ModelCurves
+from mamlviz.core.config import TaskConfig
+from mamlviz.core.sinusoid.playground import ModelCurves
 from mamlviz.gui.style import POINT_BRUSH, display_name, legend_below, model_pen, truth_pen, unindexed
 
-X_RANGE = (-5.5, 5.5)
+X_MARGIN = 0.5
+"""The plot shows this much more than the tasks' x range on either side."""
+X_RANGE = (TaskConfig().x_range[0] - X_MARGIN, TaskConfig().x_range[1] + X_MARGIN)
 Y_RANGE = (-6.0, 6.0)
 HIT_RADIUS_PX = 12.0
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from mamlviz.core.errors import TrainingDiverged
 from mamlviz.core.model import Params
-from mamlviz.core.playground import Probe, probe_fit
+from mamlviz.core.sinusoid.playground import Probe, probe_fit
 from mamlviz.core.train import Trainer
 
 
@@ -28,6 +28,8 @@ class TrainingChunk:
     probe: dict[str, np.ndarray] | None = None
     """Per learner: (3, G) probe predictions before, after 1 and after S steps, at `iteration`."""
     snapshot: dict[str, Params] | None = None
+    inner_lrs: dict[str, Params | None] | None = None
+    """Per learner, with the snapshot: its learned inner step sizes (None for a learner with plain α)."""
     rate: float = 0.0
     """Iterations per second of active (unpaused) training."""
 
@@ -133,13 +135,14 @@ class TrainingWorker(QThread):
         keys = sorted({k for _, losses in pending for k in losses})
         iterations = np.array([i for i, _ in pending], dtype=np.int64)
         losses = {k: np.array([p.get(k, np.nan) for _, p in pending], dtype=np.float64) for k in keys}
-        probe = snapshot = None
+        probe = snapshot = inner_lrs = None
         if with_probe:
             snapshot = self.trainer.snapshot()
+            inner_lrs = {learner.algo: learner.learned_lrs() for learner in self.trainer.learners}
             lr = self.trainer.cfg.inner_lr
             if self.probe is not None:
                 probe = {name: probe_fit(theta, self.probe, lr, self.probe_steps) for name, theta in snapshot.items()}
         active = time.perf_counter() - self._start_time - self._paused_seconds
         rate = (self.trainer.iteration - self._start_iteration) / active if active > 0 else 0.0
-        chunk = TrainingChunk(self.trainer.iteration, iterations, losses, validation, probe, snapshot, rate)
+        chunk = TrainingChunk(self.trainer.iteration, iterations, losses, validation, probe, snapshot, inner_lrs, rate)
         self.chunk.emit(chunk)

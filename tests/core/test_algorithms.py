@@ -6,8 +6,9 @@ from torch.func import functional_call
 
 from mamlviz.core.algorithms import maml_loss, maml_meta_gradient, pretrained_gradient, sgd_steps
 from mamlviz.core.config import ModelConfig, TaskConfig
+from mamlviz.core.data import default_generator
 from mamlviz.core.model import expand_to_tasks, forward, init_params, make_mlp, mse_loss_and_grad
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.sinusoid.tasks import sample_tasks
 
 MODEL = ModelConfig(hidden=(8, 6))
 TASKS = TaskConfig(shots=5, queries=7)

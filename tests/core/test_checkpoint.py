@@ -10,9 +10,9 @@ from safetensors.torch import save_file
 
 from mamlviz.core.checkpoint import Initialization, load_initialization, save_initialization
 from mamlviz.core.config import ModelConfig, TrainConfig
+from mamlviz.core.data import default_generator
 from mamlviz.core.errors import CheckpointError
 from mamlviz.core.model import expand_to_tasks, forward, init_params
-from mamlviz.core.tasks import default_generator
 
 CFG = TrainConfig(iterations=5, seed=4, model=ModelConfig(hidden=(12, 7)))
 

@@ -2,9 +2,11 @@ import pytest
 import torch
 
 from mamlviz.core.config import ModelConfig, TaskConfig
-from mamlviz.core.evaluate import adapt, eval_tasks, evaluate, mse_after_steps, summarize
+from mamlviz.core.data import default_generator
+from mamlviz.core.evaluate import adapt, mse_after_steps, summarize
 from mamlviz.core.model import init_params
-from mamlviz.core.tasks import default_generator, query_grid
+from mamlviz.core.sinusoid.evaluation import eval_tasks, evaluate
+from mamlviz.core.sinusoid.tasks import query_grid
 
 
 def test_summarize_counts_diverged_tasks_instead_of_nan():

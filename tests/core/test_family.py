@@ -21,10 +21,12 @@ from mamlviz.core.algorithms import (
 )
 from mamlviz.core.checkpoint import Initialization, load_initialization, save_initialization
 from mamlviz.core.config import ModelConfig, TaskConfig, TrainConfig
+from mamlviz.core.data import default_generator
 from mamlviz.core.errors import CheckpointError, ConfigError
-from mamlviz.core.evaluate import adapt, eval_tasks, mse_after_steps
+from mamlviz.core.evaluate import adapt, mse_after_steps
 from mamlviz.core.model import expand_to_tasks, init_params, layer_names, make_mlp
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.sinusoid.evaluation import eval_tasks
+from mamlviz.core.sinusoid.tasks import sample_tasks
 from mamlviz.core.train import Learner, Trainer, gradient_for, objective_for
 
 TINY = TrainConfig(

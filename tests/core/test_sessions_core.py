@@ -10,10 +10,10 @@ import torch
 from mamlviz.core.algorithms import initial_inner_lrs, inner_loop_for
 from mamlviz.core.checkpoint import Initialization, load_initialization
 from mamlviz.core.config import ModelConfig, TrainConfig
+from mamlviz.core.data import Truth, default_generator
 from mamlviz.core.model import init_params
-from mamlviz.core.playground import Truth, adapt_all
 from mamlviz.core.sessions import MAX_POINTS, Session, SessionError, load_session, parse_session, save_session
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.sinusoid.playground import adapt_all
 from mamlviz.resources import resource_path
 
 

@@ -25,14 +25,15 @@ def private_settings(private_home: Path) -> None:
 def window(qtbot, tmp_path) -> Iterator[MainWindow]:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings)
+    win = MainWindow(settings, seed=0)
     win.ask_before_closing = False  # test_unsaved_prompt turns it on
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()
     qtbot.waitExposed(win)
     yield win
-    if win.worker is not None and win.worker.isRunning():
-        win.worker.stop()
-        assert win.worker.wait(5000), "worker thread did not stop"
+    worker = win.training.worker
+    if worker is not None and worker.isRunning():
+        worker.stop()
+        assert worker.wait(5000), "worker thread did not stop"
     win.close()

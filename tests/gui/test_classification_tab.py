@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from mamlviz.core.classification import ImagePool
-from mamlviz.core.convnet import init_conv_params
-from mamlviz.core.fewshot_demo import FewShotDemo
-from mamlviz.core.omniglot import OmniglotSplit
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.data import default_generator
+from mamlviz.core.omniglot.classification import ImagePool
+from mamlviz.core.omniglot.convnet import init_conv_params
+from mamlviz.core.omniglot.data import OmniglotSplit
+from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
 from mamlviz.gui.classification import ClassificationTab
 
 WAYS = 3

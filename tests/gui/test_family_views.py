@@ -9,10 +9,11 @@ import pytest
 import torch
 from PySide6.QtCore import QPoint, Qt
 
-from mamlviz.core import diagnostics
 from mamlviz.core.algorithms import inner_loop_for
 from mamlviz.core.config import TaskConfig, TrainConfig
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.data import default_generator
+from mamlviz.core.sinusoid import diagnostics
+from mamlviz.core.sinusoid.tasks import sample_tasks
 from mamlviz.core.train import Trainer
 from mamlviz.gui.views.feature_reuse import FeatureReuseView
 from mamlviz.gui.views.gradient_flow import GradientFlowView

@@ -4,7 +4,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
-from mamlviz.gui.main_window import AfterFirstFrame
+from mamlviz.gui.first_frame import AfterFirstFrame
 
 
 def test_runs_once_after_the_first_paint(qtbot):

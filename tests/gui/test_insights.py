@@ -9,11 +9,12 @@ import pytest
 import torch
 from PySide6.QtCore import QPoint, Qt
 
-from mamlviz.core import diagnostics, insights
 from mamlviz.core.algorithms import inner_loop_for
 from mamlviz.core.checkpoint import load_initialization
 from mamlviz.core.config import TaskConfig, TrainConfig
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.data import default_generator
+from mamlviz.core.sinusoid import diagnostics, insights
+from mamlviz.core.sinusoid.tasks import sample_tasks
 from mamlviz.gui.insights import FLOW, MAP, REUSE, SENSITIVITY, STABILITY, InsightsPanel
 from mamlviz.resources import SHIPPED_MAML, SHIPPED_PRETRAINED, resource_path
 
@@ -47,7 +48,7 @@ def panel(qtbot):
     widget.show()
     qtbot.waitExposed(widget)
     yield widget
-    assert widget.stop(10.0), "an insights computation did not finish"
+    assert all(runner.stop(10.0) for runner in (widget.runner, widget.flow_runner)), "a computation did not finish"
 
 
 def open_tab(qtbot, panel: InsightsPanel, title: str) -> None:

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from mamlviz.core.checkpoint import load_initialization
-from mamlviz.core.classification import ImagePool
-from mamlviz.core.convnet import init_conv_params
-from mamlviz.core.fewshot_demo import FewShotDemo
-from mamlviz.core.omniglot import OmniglotSplit
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.data import default_generator
+from mamlviz.core.omniglot.classification import ImagePool
+from mamlviz.core.omniglot.convnet import init_conv_params
+from mamlviz.core.omniglot.data import OmniglotSplit
+from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
 from mamlviz.gui.controls import OMNIGLOT_PAPER
-from tests.core.omniglot_fixtures import make_omniglot
+from tests.core.omniglot.fixtures import make_omniglot
 
 WAYS = 3
 
@@ -52,11 +52,11 @@ def test_omniglot_training_streams_to_the_monitor_and_the_classification_tab(win
     _omniglot_settings(window, data)
     window.classification.set_demo(_drawn_demo())
     window.tabs.setCurrentIndex(window.classification_index)
-    with qtbot.waitSignal(window.training_started, timeout=30_000):
-        window.start_action.trigger()
-    with qtbot.waitSignal(window.training_finished, timeout=60_000):
+    with qtbot.waitSignal(window.training.started, timeout=30_000):
+        window.actions.start.trigger()
+    with qtbot.waitSignal(window.training.finished, timeout=60_000):
         pass
-    assert window.trainer.iteration == 4
+    assert window.training.done == 4
     series = window.monitor.losses.series
     assert series["maml/post"].n == 4 and np.isfinite(series["maml/post"].y[:4]).all()
     assert any(key.startswith(f"maml/{WAYS}w1s/step") for key in series)
@@ -66,18 +66,18 @@ def test_omniglot_training_streams_to_the_monitor_and_the_classification_tab(win
     result = window.classification.query_results[0]
     assert list(result.answers) == ["MAML", "MAML (trained here)", "Pretrained (trained here)"]
     assert result.answers["MAML (trained here)"].text().startswith("MAML (trained here): class ")
-    assert window.export_omniglot_action.isEnabled()
+    assert window.actions.export_omniglot.isEnabled()
     target = tmp_path / "trained.safetensors"
-    assert window.export_omniglot(str(target))
+    assert window.files.export_omniglot(str(target))
     loaded = load_initialization(target)
     assert (loaded.config.domain, loaded.algorithm, loaded.iterations) == ("omniglot", "maml", 4)
-    assert set(window.playground.inits) == {"maml", "pretrained"}  # the sinusoid playground is untouched
+    assert set(window.state.shown_params("sinusoid")) == {"maml", "pretrained"}  # the sinusoid playground is untouched
 
 
 def test_a_wrong_data_folder_is_one_sentence_and_the_app_keeps_working(window, qtbot, tmp_path):
     _omniglot_settings(window, tmp_path / "nothing-here")
     with qtbot.waitSignal(window.error_shown, timeout=30_000) as shown:
-        window.start_action.trigger()
+        window.actions.start.trigger()
     assert "Cannot start training" in window.last_error.windowTitle() or shown.args[0]
     assert "\n" not in shown.args[0] and "Traceback" not in shown.args[0]
-    assert window.start_action.isEnabled() and not window.training
+    assert window.actions.start.isEnabled() and not window.training.running

@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from mamlviz.core.omniglot import IMAGE_SIZE, downsample
+from mamlviz.core.omniglot.data import IMAGE_SIZE, downsample
 
 
 class DrawingCanvas(QWidget):

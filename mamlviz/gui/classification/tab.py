@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from mamlviz.core.errors import MamlvizError
-from mamlviz.core.fewshot_demo import DemoTask, FewShotDemo
 from mamlviz.core.model import Params
+from mamlviz.core.omniglot.fewshot_demo import DemoTask, FewShotDemo
 from mamlviz.gui.classification.canvas import DrawingCanvas
 from mamlviz.gui.classification.widgets import QueryResult, Thumbnail, WrappingGrid
 

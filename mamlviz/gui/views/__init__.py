@@ -1,1 +1,1 @@
-"""Standalone views that explain the MAML family; each takes numpy arrays from `mamlviz.core.diagnostics`."""
+"""Standalone views that explain the MAML family; each takes numpy arrays from `mamlviz.core.sinusoid.diagnostics`."""

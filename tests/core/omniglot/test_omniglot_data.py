@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import ImageFile
 
-from mamlviz.core import omniglot
 from mamlviz.core.errors import DataError
-from mamlviz.core.omniglot import MAX_ENTRY_BYTES, box_matrix, decode_png, load_split
-from tests.core.omniglot_fixtures import (
+from mamlviz.core.omniglot import data as omniglot
+from mamlviz.core.omniglot.data import MAX_ENTRY_BYTES, box_matrix, decode_png, load_split
+from tests.core.omniglot.fixtures import (
     archive_with,
     bad_crc_png,
     bomb_png,
@@ -225,7 +225,7 @@ def test_poisoned_cache_is_rebuilt(tmp_path, caplog, poison):
     else:
         with cache_file.open("wb") as fh:
             np.savez(fh, **poison)
-    with caplog.at_level(logging.WARNING, logger="mamlviz.core.omniglot"):
+    with caplog.at_level(logging.WARNING, logger="mamlviz.core.omniglot.data"):
         rebuilt = load_split("background", data)
     assert "rebuilding it" in caplog.text
     np.testing.assert_array_equal(rebuilt.images, expected.images)
@@ -237,7 +237,7 @@ def test_poisoned_cache_is_rebuilt(tmp_path, caplog, poison):
 
 GUARDED_DECODE = """
 import resource, sys
-from mamlviz.core.omniglot import decode_png
+from mamlviz.core.omniglot.data import decode_png
 data = open(sys.argv[1], "rb").read()
 size = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize:")).split()[1]) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (size + (128 << 20), resource.RLIM_INFINITY))

@@ -11,9 +11,12 @@ import torch
 from safetensors.torch import load_file
 from torch.func import functional_call
 
-from mamlviz.core import classification_training
 from mamlviz.core.checkpoint import Initialization, load_initialization, save_initialization
-from mamlviz.core.classification import (
+from mamlviz.core.config import ClassificationConfig, TrainConfig
+from mamlviz.core.data import default_generator
+from mamlviz.core.errors import DataError
+from mamlviz.core.omniglot import training as classification_training
+from mamlviz.core.omniglot.classification import (
     ImagePool,
     adapt_and_predict,
     ce_per_task,
@@ -22,13 +25,10 @@ from mamlviz.core.classification import (
     pretrained_ce_loss,
     sample_classification_tasks,
 )
-from mamlviz.core.config import ClassificationConfig, TrainConfig
-from mamlviz.core.convnet import HEAD, conv_forward, init_conv_params, make_convnet
-from mamlviz.core.errors import DataError
-from mamlviz.core.omniglot import OmniglotSplit, load_split
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.omniglot.convnet import HEAD, conv_forward, init_conv_params, make_convnet
+from mamlviz.core.omniglot.data import OmniglotSplit, load_split
 from mamlviz.core.train import Trainer
-from tests.core.omniglot_fixtures import make_omniglot
+from tests.core.omniglot.fixtures import make_omniglot
 
 
 @pytest.fixture

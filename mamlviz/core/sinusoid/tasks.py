@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
 from mamlviz.core.config import TaskConfig
-
-
-@dataclass(frozen=True)
-class TaskBatch:
-    """T tasks: support and query sets of shape (T, N, 1), with each task's amplitude and phase."""
-
-    support_x: Tensor
-    support_y: Tensor
-    query_x: Tensor
-    query_y: Tensor
-    amplitude: Tensor
-    phase: Tensor
-
-    def to(self, device: torch.device | str) -> TaskBatch:
-        return TaskBatch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+from mamlviz.core.data import TaskBatch
 
 
 def sinusoid(x: Tensor, amplitude: Tensor, phase: Tensor) -> Tensor:
@@ -58,9 +42,3 @@ def query_grid(cfg: TaskConfig, n_points: int = 100) -> Tensor:
     """n_points evenly spaced inputs over the task's x range, shape (n_points, 1)."""
     low, high = cfg.x_range
     return torch.linspace(low, high, n_points, dtype=torch.float64).unsqueeze(1)
-
-
-def default_generator(seed: int) -> torch.Generator:
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return generator

@@ -17,26 +17,13 @@ import torch
 
 from mamlviz.core.algorithms import InnerLoop, sgd_steps
 from mamlviz.core.config import TaskConfig
+from mamlviz.core.data import Truth, check_points, default_generator
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import Params, forward, mse_per_task
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.sinusoid.tasks import sample_tasks
 
 PAPER_TABLE2_5SHOT = {"maml": {1: 0.67, 5: 0.38, 10: 0.35}, "pretrained": {1: 2.41, 5: 2.23, 10: 2.19}}
 """Finn et al. 2017, Table 2: 5-shot sinusoid MSE after 1, 5 and 10 gradient steps."""
-
-MAX_COORDINATE = 1000.0
-"""Support points further out than this are refused (they can only come from a damaged file)."""
-
-
-@dataclass(frozen=True)
-class Truth:
-    """A ground-truth sinusoid y = A·sin(x − φ)."""
-
-    amplitude: float
-    phase: float
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.amplitude * np.sin(x - self.phase)
 
 
 @dataclass(frozen=True)
@@ -57,16 +44,6 @@ class ModelCurves:
     @property
     def diverged(self) -> bool:
         return not bool(np.isfinite(self.predictions).all())
-
-
-def check_points(points: object) -> np.ndarray:
-    """Support points as a (K, 2) float array; refuses NaN, infinite or absurdly large coordinates."""
-    array = np.asarray(points, dtype=np.float64).reshape(-1, 2) if np.size(points) else np.zeros((0, 2))
-    if not np.isfinite(array).all():
-        raise ConfigError("support points must have finite coordinates (found NaN or infinity).")
-    if array.size and np.abs(array).max() > MAX_COORDINATE:
-        raise ConfigError(f"support point coordinates must lie within ±{MAX_COORDINATE:g}.")
-    return array
 
 
 def adapt_all(

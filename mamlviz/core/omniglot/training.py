@@ -8,7 +8,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from mamlviz.core.classification import (
+from mamlviz.core.config import TrainConfig
+from mamlviz.core.data import default_generator
+from mamlviz.core.errors import ConfigError
+from mamlviz.core.model import Params
+from mamlviz.core.omniglot.classification import (
     ClassificationBatch,
     ImagePool,
     accuracy_after_steps,
@@ -16,12 +20,8 @@ from mamlviz.core.classification import (
     pretrained_ce_loss,
     sample_classification_tasks,
 )
-from mamlviz.core.config import TrainConfig
-from mamlviz.core.convnet import HEAD, init_conv_params
-from mamlviz.core.errors import ConfigError
-from mamlviz.core.model import Params
-from mamlviz.core.omniglot import load_split
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.omniglot.convnet import HEAD, init_conv_params
+from mamlviz.core.omniglot.data import load_split
 from mamlviz.core.train import Gradient, Learner, autograd_gradient
 
 VALIDATION_STEPS = (0, 1, 3)

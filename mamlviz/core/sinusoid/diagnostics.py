@@ -18,9 +18,11 @@ from torch import Tensor
 
 from mamlviz.core.algorithms import InnerLoop, maml_loss, sgd_steps, with_task_inputs
 from mamlviz.core.config import TaskConfig
-from mamlviz.core.evaluate import DIVERGED_MSE, eval_tasks, mse_after_steps
+from mamlviz.core.data import TaskBatch, default_generator
+from mamlviz.core.evaluate import DIVERGED_MSE, mse_after_steps
 from mamlviz.core.model import Params, expand_to_tasks
-from mamlviz.core.tasks import TaskBatch, default_generator, query_grid, sinusoid
+from mamlviz.core.sinusoid.evaluation import eval_tasks
+from mamlviz.core.sinusoid.tasks import query_grid, sinusoid
 
 
 def layer_groups(theta: Params) -> list[list[str]]:

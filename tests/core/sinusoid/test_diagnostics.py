@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from mamlviz.core import diagnostics
 from mamlviz.core.algorithms import InnerLoop, inner_loop_for
 from mamlviz.core.config import ModelConfig, TaskConfig, TrainConfig
-from mamlviz.core.evaluate import adapt, eval_tasks, mse_after_steps
+from mamlviz.core.data import default_generator
+from mamlviz.core.evaluate import adapt, mse_after_steps
 from mamlviz.core.model import init_params
-from mamlviz.core.tasks import default_generator, sample_tasks
+from mamlviz.core.sinusoid import diagnostics
+from mamlviz.core.sinusoid.evaluation import eval_tasks
+from mamlviz.core.sinusoid.tasks import sample_tasks
 from mamlviz.core.train import objective_for
 
 CFG = TrainConfig(meta_batch=6, task=TaskConfig(shots=5, queries=5), model=ModelConfig(hidden=(12, 10)))

@@ -3,7 +3,8 @@ import math
 import torch
 
 from mamlviz.core.config import TaskConfig
-from mamlviz.core.tasks import default_generator, query_grid, sample_tasks, sinusoid
+from mamlviz.core.data import default_generator
+from mamlviz.core.sinusoid.tasks import query_grid, sample_tasks, sinusoid
 
 
 def test_shapes_ranges_and_labels():

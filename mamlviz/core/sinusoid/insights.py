@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mamlviz.core import diagnostics
 from mamlviz.core.algorithms import InnerLoop, inner_loop_for
 from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.config import TrainConfig
+from mamlviz.core.data import TaskBatch, default_generator
 from mamlviz.core.model import Params
-from mamlviz.core.tasks import TaskBatch, default_generator, sample_tasks
+from mamlviz.core.sinusoid import diagnostics
+from mamlviz.core.sinusoid.tasks import sample_tasks
 
 SHOTS = 5
 """Support points per task in the stability, task-map and α-sensitivity measurements (the paper's 5-shot)."""

@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mamlviz.core.convnet import HEAD, IMAGE_SIZE, conv_forward, with_new_head
+from mamlviz.core.data import default_generator
 from mamlviz.core.errors import ConfigError, DataError
 from mamlviz.core.evaluate import EvalCurve, summarize
 from mamlviz.core.model import Params, expand_to_tasks
-from mamlviz.core.omniglot import OmniglotSplit
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.omniglot.convnet import HEAD, IMAGE_SIZE, conv_forward, with_new_head
+from mamlviz.core.omniglot.data import OmniglotSplit
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ import torch
 
 from mamlviz.core.algorithms import InnerLoop
 from mamlviz.core.config import ModelConfig, TaskConfig
+from mamlviz.core.data import Truth, check_points, default_generator
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import init_params, make_mlp
-from mamlviz.core.playground import Truth, adapt_all, check_points, make_probe, probe_fit, sample_points
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.sinusoid.playground import adapt_all, make_probe, probe_fit, sample_points
 
 
 @pytest.fixture

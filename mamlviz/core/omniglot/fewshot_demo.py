@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from mamlviz.core.checkpoint import load_initialization
-from mamlviz.core.classification import ImagePool, adapt_and_predict, sample_classification_tasks
+from mamlviz.core.data import default_generator
 from mamlviz.core.errors import DataError
 from mamlviz.core.model import Params
-from mamlviz.core.omniglot import load_split
-from mamlviz.core.tasks import default_generator
+from mamlviz.core.omniglot.classification import ImagePool, adapt_and_predict, sample_classification_tasks
+from mamlviz.core.omniglot.data import load_split
 
 Array = np.ndarray
 

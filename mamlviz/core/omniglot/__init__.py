@@ -1,0 +1,7 @@
+"""Omniglot classification (Finn et al. 2017, section 5.2): the data loader, the conv net, N-way K-shot
+tasks, the trainer's domain and the app's few-shot demo. Importing the package registers the domain."""
+
+from mamlviz.core import registry
+from mamlviz.core.omniglot.domain import SPEC
+
+registry.register(SPEC)
