@@ -210,10 +210,10 @@ class TrainingController(QObject):
     def _keep(self, snapshot: dict[str, Params], inner_lrs: dict[str, Params | None], iteration: int) -> None:
         """Each learner's snapshot becomes (or replaces) its '… (trained here)' initialization, ticked."""
         metrics = {"validation": dict(self.validation)}
+        self.state.source = f"trained here ({iteration:,} it)"
         for algo, params in snapshot.items():
             init = Initialization(params, self.config, algo, iteration, metrics, inner_lrs.get(algo))
             self.state.put_init(self.names[algo], init, primary=algo == self.config.algo, unsaved=True)
-        self.state.source = f"trained here ({iteration:,} it)"
         self.snapshot_taken.emit(iteration, snapshot[self.config.algo], self.config)
 
     def _on_diverged(self, message: str) -> None:

@@ -51,6 +51,8 @@ def test_start_streams_losses_then_stop_finishes_the_thread(window, qtbot):
     series = window.monitor.losses.series["maml/post"]
     np.testing.assert_array_equal(series.x[: series.n], np.arange(1, iterations + 1))  # no point lost
     assert window.state.source.startswith("trained here")
+    assert f"Init: trained here ({iterations:,} it)" in window.status.text()  # the last snapshot's, not a stale one
+    assert f"ended at it {iterations:,}" in window.status.text()
     shown = window.state.shown_params("sinusoid")
     assert set(shown) == {"maml", "pretrained", "MAML (trained here)", "Pretrained (trained here)"}  # own rows
     trained = window.training.worker.trainer.snapshot()["maml"]  # the worker has ended: its trainer is free
