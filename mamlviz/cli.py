@@ -16,7 +16,6 @@ from mamlviz.core import registry
 from mamlviz.core.config import (
     ALGORITHMS,
     EVAL_SEED,
-    ORACLE_INPUTS,
     ClassificationConfig,
     ModelConfig,
     TaskConfig,
@@ -114,10 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--shots", type=_positive_int, help=f"support points (per class) K {per_domain('shots')}")
     train.add_argument("--ways", type=_positive_int, default=classification.ways, help="omniglot: classes per task N")
     train.add_argument(
-        "--queries", type=_positive_int, default=classification.queries, help="omniglot: query drawings per class"
+        "--queries", type=_positive_int, help="omniglot: query drawings per class (default 1; protonet, matchingnet 5)"
+    )
+    train.add_argument(
+        "--train-ways", type=_positive_int, help="omniglot protonet, matchingnet: classes per training episode (60)"
     )
     train.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: download them)")
-    train.add_argument("--hidden", type=_hidden, default=defaults.model.hidden, help="hidden sizes, e.g. 40,40")
+    train.add_argument(
+        "--hidden", type=_hidden, help="hidden sizes, e.g. 40,40 (default: the domain's; sinusoid 40,40, nav2d 100,100)"
+    )
     train.add_argument("--seed", type=_seed, default=defaults.seed, help="random seed (default: %(default)s)")
     train.add_argument("--epsilon", type=_positive_float, default=defaults.epsilon, help="Reptile interpolation rate ε")
     train.add_argument("--msl", action="store_true", help="MAML++ multi-step loss with annealed step weights")
@@ -149,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("files", nargs="+", type=Path, help=".safetensors (or .pt state dict) files")
     evaluate.add_argument("--shots", type=_positive_int, nargs="+", help="K values (default: 5 10 / as trained)")
     evaluate.add_argument("--steps", type=_positive_int, help=f"adaptation steps {per_domain('eval_steps')}")
-    evaluate.add_argument("--tasks", type=_positive_int, default=600, help="number of test tasks (default 600)")
+    evaluate.add_argument("--tasks", type=_positive_int, help="number of test tasks (default 600; nav2d 40)")
     evaluate.add_argument(
         "--inner-lr", type=_positive_float, help="adaptation step α (default: 0.01 / as trained; learned ones win)"
     )
@@ -192,6 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     spec = registry.get(args.domain)
     domain = dataclasses.replace(domain_config(args.domain), **spec.large_task_defaults(args.ways))
+    domain = dataclasses.replace(domain, **spec.algo_defaults(args.algo))  # e.g. ProtoNet's 60-way episodes
     shots = args.shots or spec.shots(domain)
     cfg = TrainConfig(
         algo=args.algo,
@@ -210,10 +215,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         val_tasks=args.val_tasks,
         task=TaskConfig(),
-        model=ModelConfig(hidden=args.hidden, in_features=ORACLE_INPUTS if args.algo == "oracle" else 1),
+        model=ModelConfig(
+            hidden=args.hidden or domain.model.hidden,
+            in_features=spec.oracle_inputs[0] if args.algo == "oracle" else domain.model.in_features,
+            out_features=domain.model.out_features,
+        ),
+        rl=domain.rl,
         domain=args.domain,
         classification=ClassificationConfig(
-            ways=args.ways, shots=shots, queries=args.queries, data=str(args.data.resolve()) if args.data else ""
+            ways=args.ways,
+            shots=shots,
+            queries=args.queries or domain.classification.queries,
+            train_ways=args.train_ways or domain.classification.train_ways,
+            data=str(args.data.resolve()) if args.data else "",
         ),
     )
     cfg = spec.with_shots(cfg, shots)
@@ -354,13 +368,17 @@ def _stopped(exc: KeyboardInterrupt, what: str) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from mamlviz.core.checkpoint import load_initialization
+    from mamlviz.core.evaluate import check_evaluation
 
     inits = [load_initialization(path) for path in args.files]
     domains = {init.config.domain for init in inits}
     if len(domains) > 1:
         raise ConfigError(f"evaluate files of one domain at a time ({' or '.join(registry.names())}), not both.")
-    options = registry.EvalOptions(args.shots, args.steps, args.tasks, args.inner_lr, args.seed, args.ways, args.data)
-    report = registry.get(domains.pop()).evaluate(options, list(zip(args.files, inits, strict=True)))
+    spec = registry.get(domains.pop())
+    tasks = args.tasks or spec.eval_tasks
+    check_evaluation(tasks, args.steps or spec.eval_steps, args.shots or ())
+    options = registry.EvalOptions(args.shots, args.steps, tasks, args.inner_lr, args.seed, args.ways, args.data)
+    report = spec.evaluate(options, list(zip(args.files, inits, strict=True)))
     if args.json:
         print(json.dumps(report.document, indent=2))
         return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import pickle
 import time
@@ -27,8 +28,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from mamlviz.core import registry
-from mamlviz.core.config import ModelConfig, TrainConfig
+from mamlviz.core.config import SETTING_LIMITS, ModelConfig, TrainConfig
 from mamlviz.core.errors import CheckpointError, ConfigError
+from mamlviz.core.jsonio import loads_bounded
 from mamlviz.core.model import Params, layer_names
 
 FORMAT = "mamlviz-init"
@@ -161,23 +163,126 @@ def _umask() -> int:
     return mask
 
 
-def load_initialization(path: str | Path) -> Initialization:
-    """Load and validate an initialization (`.safetensors` from mamlviz, or a plain `.pt` state dict)."""
+def load_initialization(path: str | Path, domain: str | None = None) -> Initialization:
+    """Load and validate an initialization (`.safetensors` from mamlviz, or a plain `.pt` state dict).
+
+    A `.safetensors` file is judged by its header first (bounded size and nesting, floating-point tensors whose
+    names and shapes are those of the network its metadata describes, sizes that add up to the file's), so a
+    file that lies about its tensors is refused before any of them is read. With `domain`, a file of another
+    domain is refused with a sentence naming both (`require_domain`).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no such file: {path}.")
     if path.suffix == ".pt":
-        return _load_state_dict_pt(path)
+        init = _load_state_dict_pt(path)
+    else:
+        entries, metadata = read_header(path)
+        parsed = _parse_metadata(path, metadata)
+        _check_header_tensors(path, entries, parsed[1])
+        try:
+            with safe_open(path, framework="pt") as fh:
+                params = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{path} is not a valid .safetensors file (damaged or truncated?): {exc}.") from None
+        init = _from_parsed(path, params, parsed)
+    if domain is not None:
+        require_domain(init, domain, str(path))
+    return init
+
+
+def require_domain(init: Initialization, domain: str, source: str) -> None:
+    """Refuse an initialization of another domain than `domain` (e.g. an Omniglot file where a sinusoid one goes)."""
+    if init.config.domain != domain:
+        found, wanted = registry.get(init.config.domain).label, registry.get(domain).label
+        raise CheckpointError(
+            f"{source} is an initialization for {found.lower()} (domain {init.config.domain}), "
+            f"not for {wanted.lower()}; open it where {init.config.domain} initializations go."
+        )
+
+
+MAX_HEADER_BYTES = 16 * 2**20
+"""A mamlviz header is a few kilobytes (names, shapes, config, metrics); safetensors itself stops at 100 MB."""
+FLOAT_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+"""Safetensors dtypes a weight may have, with their sizes in bytes."""
+MAX_FILE_NUMBERS = 2 * SETTING_LIMITS["parameters"][1]
+"""Numbers a file may hold: the largest network's parameters and as many learned step sizes (Meta-SGD)."""
+
+
+def read_header(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The tensor entries and the string metadata of a `.safetensors` header, read without touching any tensor.
+
+    The header's length, nesting, dtypes (floating point only), element counts and byte offsets are checked,
+    and its tensors must fill the rest of the file exactly; else a `CheckpointError` in one sentence."""
+    invalid = f"{path} is not a valid .safetensors file (damaged or truncated?)"
     try:
-        with safe_open(path, framework="pt") as fh:
-            metadata = fh.metadata() or {}
-            params = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a valid .safetensors file (damaged or truncated?): {exc}.") from None
-    return _from_metadata(path, params, metadata)
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            prefix = fh.read(8)
+            length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+            if not 0 < length <= min(MAX_HEADER_BYTES, size - 8):
+                raise CheckpointError(f"{invalid}: its header length {length} does not fit the file.")
+            header = loads_bounded(fh.read(length).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{invalid}: {exc}.") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{invalid}: its header is not a JSON object.")
+    metadata = header.pop("__metadata__", None) or {}
+    if not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
+        raise CheckpointError(f"{invalid}: its metadata is not a map of strings.")
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a safetensors file but not a mamlviz initialization (no '{FORMAT}' metadata)."
+        )
+    end, numbers = 0, 0
+    for name, entry in header.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if not (
+            isinstance(shape, list)
+            and all(_whole(n) and n >= 0 for n in shape)
+            and isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(_whole(n) for n in offsets)
+            and isinstance(dtype, str)
+        ):
+            raise CheckpointError(f"{invalid}: tensor {name} has no valid dtype, shape and data offsets.")
+        if dtype not in FLOAT_DTYPES:
+            raise CheckpointError(
+                f"{path}: tensor {name} holds {dtype} values, but weights must be floating point "
+                f"({', '.join(FLOAT_DTYPES)})."
+            )
+        count = math.prod(shape)
+        numbers += count
+        if numbers > MAX_FILE_NUMBERS:
+            raise CheckpointError(
+                f"{path}: its tensors claim more than {MAX_FILE_NUMBERS:,} numbers (tensor {name} alone has "
+                f"shape {tuple(shape)}), more than any network mamlviz trains."
+            )
+        begin, stop = offsets
+        if not 0 <= begin <= stop or stop - begin != count * FLOAT_DTYPES[dtype]:
+            raise CheckpointError(f"{invalid}: tensor {name}'s data offsets do not match its shape and dtype.")
+        end = max(end, stop)
+    if 8 + length + end != size:
+        raise CheckpointError(f"{invalid}: its tensors need {8 + length + end:,} bytes, but the file has {size:,}.")
+    return header, metadata
 
 
-def _from_metadata(path: Path, tensors: Params, metadata: dict[str, str]) -> Initialization:
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_header_tensors(path: Path, entries: dict[str, dict[str, Any]], config: TrainConfig) -> None:
+    """Names and shapes of a header's tensors against the network of its config, with nothing allocated."""
+    shapes = {name: torch.empty(entry["shape"], device="meta") for name, entry in entries.items()}
+    params, lrs = split_inner_lrs(shapes)
+    check_config_params(params, config, str(path))
+    check_inner_lrs(lrs, params, str(path))
+
+
+def _parse_metadata(path: Path, metadata: dict[str, str]) -> tuple[Any, TrainConfig, int, dict[str, Any], str]:
+    """(architecture, config, iterations, metrics, algorithm) of a header's metadata, validated."""
     if metadata.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a safetensors file but not a mamlviz initialization (no '{FORMAT}' metadata)."
@@ -186,13 +291,35 @@ def _from_metadata(path: Path, tensors: Params, metadata: dict[str, str]) -> Ini
         version = int(metadata["format_version"])
         if version > FORMAT_VERSION:
             raise CheckpointError(f"{path} has format version {version}; this mamlviz reads up to {FORMAT_VERSION}.")
-        arch = json.loads(metadata["architecture"])
-        config = TrainConfig.from_dict(json.loads(metadata["config"]))
+        arch = loads_bounded(metadata["architecture"])
+        config_data = loads_bounded(metadata["config"])
+        if not isinstance(config_data, dict):
+            raise ValueError("the training config is not a JSON object")
+        config = TrainConfig.from_dict(config_data)
         iterations = int(metadata.get("iterations", "0"))
-        metrics = json.loads(metadata.get("metrics", "{}"))
+        metrics = loads_bounded(metadata.get("metrics", "{}"))
         algorithm = metadata["algorithm"]
     except (KeyError, ValueError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{path} has damaged metadata: {exc}.") from None
+        raise CheckpointError(f"{path} has damaged metadata: {str(exc).rstrip('.')}.") from None
+    if not isinstance(metrics, dict):
+        raise CheckpointError(f"{path} has damaged metadata: its metrics are {type(metrics).__name__}, not an object.")
+    oracle = registry.get(config.domain).oracle_inputs
+    if algorithm == "oracle" and config.model.in_features != oracle[0]:
+        raise CheckpointError(
+            f"{path} says it is an oracle, but the oracle takes {oracle[0]} inputs {oracle[1]} "
+            f"and this {config.domain} network takes {config.model.in_features}."
+        )
+    return arch, config, iterations, metrics, algorithm
+
+
+def _from_metadata(path: Path, tensors: Params, metadata: dict[str, str]) -> Initialization:
+    return _from_parsed(path, tensors, _parse_metadata(path, metadata))
+
+
+def _from_parsed(
+    path: Path, tensors: Params, parsed: tuple[Any, TrainConfig, int, dict[str, Any], str]
+) -> Initialization:
+    arch, config, iterations, metrics, algorithm = parsed
     params, lrs = split_inner_lrs(tensors)
     if arch != config_architecture(config, params):
         raise CheckpointError(f"{path}: architecture {arch} does not match its training config.")
@@ -250,7 +377,11 @@ def check_expected(params: Params, expected: dict[str, tuple[int, ...]], descrip
                 f"{source}: tensor {name} has shape {tuple(params[name].shape)}, expected {shape} "
                 f"for the architecture {description}."
             )
-        if not bool(torch.isfinite(params[name]).all()):
+        if not params[name].is_floating_point():
+            raise CheckpointError(
+                f"{source}: tensor {name} holds {params[name].dtype} values, but weights must be floating point."
+            )
+        if not params[name].is_meta and not bool(torch.isfinite(params[name]).all()):
             raise CheckpointError(f"{source}: tensor {name} contains NaN or infinite values.")
 
 
@@ -267,5 +398,16 @@ def check_inner_lrs(lrs: Params, params: Params, source: str) -> None:
                 f"{source}: learned step size {INNER_LR_PREFIX}{name} has shape {tuple(lr.shape)}, "
                 f"expected (steps, ...) broadcastable to {shape}."
             )
-        if not bool(torch.isfinite(lr).all()):
+        max_steps = SETTING_LIMITS["inner_steps"][1]
+        if lr.shape[0] > max_steps:
+            raise CheckpointError(
+                f"{source}: learned step size {INNER_LR_PREFIX}{name} has {lr.shape[0]:,} rows, "
+                f"one per inner step, but a run has at most {max_steps} inner steps."
+            )
+        if not lr.is_floating_point():
+            raise CheckpointError(
+                f"{source}: learned step size {INNER_LR_PREFIX}{name} holds {lr.dtype} values, "
+                "but step sizes must be floating point."
+            )
+        if not lr.is_meta and not bool(torch.isfinite(lr).all()):
             raise CheckpointError(f"{source}: learned step size {INNER_LR_PREFIX}{name} has NaN or infinite values.")

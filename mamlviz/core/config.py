@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,10 @@ from typing import Any
 from mamlviz.core import registry
 from mamlviz.core.errors import ConfigError
 
-ALGORITHMS = ("maml", "fomaml", "pretrained", "reptile", "metasgd", "anil", "oracle")
+ALGORITHMS = ("maml", "fomaml", "pretrained", "reptile", "metasgd", "anil", "oracle", "protonet", "matchingnet")
+METRIC_ALGORITHMS = ("protonet", "matchingnet")
+"""Learners that classify by distance in a learned embedding (no inner steps); only a domain whose registry spec
+sets `metric_learners` trains them (Omniglot: `mamlviz.core.omniglot.metric`)."""
 MAMLPP_ALGORITHMS = ("maml", "anil")
 """Algorithms that accept the MAML++ options (msl, first_order_until, lslr)."""
 ORACLE_INPUTS = 3
@@ -26,13 +30,51 @@ SETTING_LIMITS: dict[str, tuple[int, int]] = {
     "hidden": (1, 9999),
     "adapt_steps": (0, 50),
     "last_n": (0, 10_000_000),
+    "val_tasks": (1, 10_000),
+    "eval_tasks": (1, 10_000),
+    "eval_steps": (0, 1000),
+    "layers": (1, 16),
+    "parameters": (1, 20_000_000),
+    "task_parameters": (1, 250_000_000),
+    "ways": (2, 200),
+    "filters": (1, 512),
 }
-"""Bounds of the app's integer settings, shared by its controls and the session reader."""
+"""Bounds of the app's integer settings, shared by its controls, the session reader, `TrainConfig.validate`
+and the evaluation entry points (so the CLI, the app and sessions refuse the same values).
+
+`parameters` bounds the MLP's weights (20 M float32: 80 MB, e.g. hidden 4000,4000). `task_parameters` bounds
+tasks × (steps + 1) × parameters, the per-task parameter copies an inner loop keeps at once (a meta-batch's
+trajectory, a validation or evaluation batch): 2.5e8 float32 numbers are 1 GB, and second-order meta-training
+holds about three times that. Hidden 2000,2000 (4 M parameters) thus trains 25 tasks of 1 step but cannot be
+validated on 100 tasks over 10 steps (4.4e9 numbers, the 24 GB that the issue saw OOM-killed)."""
+VALIDATION_ADAPT_STEPS = 10
+"""The longest adaptation of the trainer's validation (the sinusoid's step 10), for its memory bound."""
 ADAPT_LR_RANGE = (0.0001, 1.0)
 """Bounds of the app's test-time learning rate α."""
 
 EVAL_SEED = 1234
 """Seed of the test tasks of `mamlviz eval` and the app's comparison table, so both print the same numbers."""
+
+
+def check_setting(name: str, value: Any, label: str | None = None) -> None:
+    """A whole number within `SETTING_LIMITS[name]`, else a `ConfigError` naming the setting (or `label`)."""
+    low, high = SETTING_LIMITS[name]
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not (whole and low <= value <= high):
+        what = label or name.replace("_", " ")
+        raise ConfigError(f"{what} must be a whole number from {low:,} to {high:,}, got {value!r}.")
+
+
+def check_task_memory(tasks: int, steps: int, parameters: int, what: str) -> None:
+    """Refuse `tasks` × (`steps` + 1) copies of `parameters` numbers above `SETTING_LIMITS['task_parameters']`."""
+    limit = SETTING_LIMITS["task_parameters"][1]
+    numbers = tasks * (steps + 1) * parameters
+    if numbers > limit:
+        raise ConfigError(
+            f"{what} would keep {tasks:,} tasks × {steps + 1} copies of {parameters:,} parameters "
+            f"({4 * numbers / 1e9:.1f} GB), more than the {4 * limit / 1e9:.0f} GB allowed; "
+            "use fewer tasks or steps, or smaller hidden sizes."
+        )
 
 
 @dataclass(frozen=True)
@@ -50,8 +92,8 @@ class TaskConfig:
             low, high = getattr(self, name)
             if not (math.isfinite(low) and math.isfinite(high) and low <= high):
                 raise ConfigError(f"{name} must be a finite range low <= high, got {low}, {high}.")
-        if self.shots < 1 or self.queries < 1:
-            raise ConfigError(f"shots and queries must be at least 1, got {self.shots}, {self.queries}.")
+        check_setting("shots", self.shots, "task shots")
+        check_setting("shots", self.queries, "task queries")
 
 
 @dataclass(frozen=True)
@@ -64,8 +106,26 @@ class ModelConfig:
 
     def validate(self) -> None:
         sizes = (self.in_features, *self.hidden, self.out_features)
-        if not self.hidden or any(int(s) != s or s < 1 for s in sizes):
+        if not self.hidden or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
             raise ConfigError(f"hidden sizes must be positive integers, got {list(self.hidden)}.")
+        low, high = SETTING_LIMITS["layers"]
+        if not low <= len(self.hidden) <= high:
+            raise ConfigError(f"the network needs {low} to {high} hidden layers, got {len(self.hidden)}.")
+        low, high = SETTING_LIMITS["hidden"]
+        if any(s > high for s in sizes):
+            raise ConfigError(f"hidden sizes must be at most {high}, got {list(self.hidden)}.")
+        limit = SETTING_LIMITS["parameters"][1]
+        if self.parameter_count > limit:
+            raise ConfigError(
+                f"hidden sizes {','.join(map(str, self.hidden))} make {self.parameter_count:,} parameters, "
+                f"more than the {limit:,} allowed."
+            )
+
+    @property
+    def parameter_count(self) -> int:
+        """Weights and biases of the MLP."""
+        sizes = self.sizes
+        return sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(sizes))
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -85,13 +145,61 @@ class ClassificationConfig:
     """Rotations by 90°, 180°, 270° as extra classes."""
     data: str = ""
     """Folder holding the Omniglot archives; empty: the downloaded official copy."""
+    train_ways: int = 0
+    """Classes per training episode of the metric learners (ProtoNet paper: 60); 0: `ways`."""
 
     def validate(self) -> None:
         for name in ("ways", "shots", "queries", "filters"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.train_ways and self.train_ways < 2:
+            raise ConfigError(f"training episodes need at least 2 ways, got {self.train_ways}.")
         if self.ways < 2:
             raise ConfigError(f"classification needs at least 2 ways, got {self.ways}.")
+        check_setting("ways", self.ways)
+        if self.train_ways:
+            check_setting("ways", self.train_ways, "training ways")
+        check_setting("shots", self.shots, "shots per class")
+        check_setting("shots", self.queries, "queries per class")
+        check_setting("filters", self.filters)
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    """2D navigation policy-gradient settings (Finn et al. 2017, section 5.3; `mamlviz.core.nav2d`)."""
+
+    trajectories: int = 20
+    """Trajectories per task per inner step (and of the post-update batch) in training."""
+    horizon: int = 100
+    gamma: float = 0.99
+    gae_lambda: float = 1.0
+    """GAE λ; 1.0: the advantage is the discounted return-to-go minus the linear feature baseline."""
+    max_kl: float = 0.01
+    """TRPO: the trust region's mean KL between the old and the new post-update policies."""
+    cg_iters: int = 10
+    cg_damping: float = 1e-5
+    ls_backtrack: float = 0.5
+    ls_steps: int = 15
+    estimator: str = "reference"
+    """Second-order meta-gradient: 'reference' (cbfinn/maml_rl's surrogate, no pre-update sampling term) or 'dice'."""
+    fisher: str = "adapted"
+    """TRPO's metric: 'adapted', the post-update policies' Fisher with the inner step's Jacobian taken as the
+    identity (about 4x cheaper), or 'exact', the KL's Hessian through the inner step. The line search checks the
+    exact KL either way; the meta-gradient always goes through the inner step."""
+
+    def validate(self) -> None:
+        for name in ("trajectories", "horizon", "cg_iters", "ls_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}.")
+        for name in ("gamma", "gae_lambda", "ls_backtrack"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be in [0, 1], got {getattr(self, name)}.")
+        if not (math.isfinite(self.max_kl) and self.max_kl > 0 and self.cg_damping >= 0):
+            raise ConfigError(f"max kl must be positive and cg damping >= 0, got {self.max_kl}, {self.cg_damping}.")
+        if self.estimator not in ("reference", "dice"):
+            raise ConfigError(f"unknown estimator {self.estimator!r}; choose reference or dice.")
+        if self.fisher not in ("adapted", "exact"):
+            raise ConfigError(f"unknown fisher {self.fisher!r}; choose adapted or exact.")
 
 
 @dataclass(frozen=True)
@@ -123,6 +231,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     domain: str = "sinusoid"
     classification: ClassificationConfig = field(default_factory=ClassificationConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
 
     def validate(self) -> None:
         registry.get(self.domain)  # a ConfigError naming the known domains for any other
@@ -131,6 +240,8 @@ class TrainConfig:
         for name in ("iterations", "inner_steps", "meta_batch", "val_every", "val_tasks"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}.")
+        for name in ("iterations", "inner_steps", "meta_batch", "val_tasks"):
+            check_setting(name, getattr(self, name))
         for name in ("inner_lr", "meta_lr", "epsilon"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -146,13 +257,18 @@ class TrainConfig:
             raise ConfigError(
                 f"the MAML++ options ({', '.join(maml_pp)}) need {' or '.join(MAMLPP_ALGORITHMS)}, not {self.algo}."
             )
-        if self.algo == "oracle" and self.model.in_features != ORACLE_INPUTS:
-            raise ConfigError(
-                f"the oracle takes {ORACLE_INPUTS} inputs (x, amplitude, phase), got {self.model.in_features}."
-            )
+        if self.algo in METRIC_ALGORITHMS and not registry.get(self.domain).metric_learners:
+            raise ConfigError(f"{self.algo} classifies images; choose a domain that has it (e.g. omniglot).")
+        oracle = registry.get(self.domain).oracle_inputs
+        if self.algo == "oracle" and self.model.in_features != oracle[0]:
+            raise ConfigError(f"the oracle takes {oracle[0]} inputs {oracle[1]}, got {self.model.in_features}.")
         self.task.validate()
         self.model.validate()
         self.classification.validate()
+        self.rl.validate()
+        parameters = self.model.parameter_count
+        check_task_memory(self.meta_batch, self.inner_steps, parameters, "meta-training")
+        check_task_memory(self.val_tasks, VALIDATION_ADAPT_STEPS, parameters, "validation")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -165,7 +281,8 @@ class TrainConfig:
             task = TaskConfig(**{k: _tuple(v) for k, v in values.pop("task", {}).items()})
             model = ModelConfig(**{k: _tuple(v) for k, v in values.pop("model", {}).items()})
             classification = ClassificationConfig(**values.pop("classification", {}))
-            config = cls(**values, task=task, model=model, classification=classification)
+            rl = RLConfig(**values.pop("rl", {}))
+            config = cls(**values, task=task, model=model, classification=classification, rl=rl)
         except TypeError as exc:
             raise ConfigError(f"invalid training config: {exc}.") from exc
         config.validate()

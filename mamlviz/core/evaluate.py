@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from mamlviz.core.algorithms import InnerLoop, sgd_steps, with_task_inputs
+from mamlviz.core.config import check_setting, check_task_memory
 from mamlviz.core.data import TaskBatch
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.model import Params, expand_to_tasks, forward, mse_per_task
@@ -108,6 +109,19 @@ def summarize(shots: int, mse: Tensor) -> EvalCurve:
     variance = torch.where(ok, (mse - mean[:, None]) ** 2, 0.0).sum(1) / (n - 1).clamp(min=1)
     ci95 = 1.96 * variance.sqrt() / n.clamp(min=1).sqrt()
     return EvalCurve(shots, mean.tolist(), ci95.tolist(), int(mse.shape[1]), int((~ok).any(0).sum()))
+
+
+def check_evaluation(
+    tasks: int, steps: int, shots: Iterable[int] = (), parameters: int = 0, chunk: int | None = None
+) -> None:
+    """The bounds of an evaluation (`SETTING_LIMITS`: test tasks, adaptation steps, shots, and the memory of
+    `min(tasks, chunk)` tasks × (steps + 1) parameter copies), checked before anything is allocated."""
+    check_setting("eval_tasks", tasks, "the number of test tasks")
+    check_setting("eval_steps", steps, "the number of adaptation steps")
+    for k in shots:
+        check_setting("shots", k, "shots")
+    if parameters:
+        check_task_memory(min(tasks, chunk or tasks), steps, parameters, "evaluation")
 
 
 def file_column_width(files: Iterable[str]) -> int:

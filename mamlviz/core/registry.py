@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from mamlviz.core.model import Params
     from mamlviz.core.train import Domain, Learner
 
-BUILTIN = {"sinusoid": "mamlviz.core.sinusoid", "omniglot": "mamlviz.core.omniglot"}
+BUILTIN = {
+    "sinusoid": "mamlviz.core.sinusoid",
+    "omniglot": "mamlviz.core.omniglot",
+    "nav2d": "mamlviz.core.nav2d",
+}
 """Domain name -> the package that registers it (imported on first use)."""
 
 
@@ -83,6 +87,17 @@ class DomainSpec:
     """Printed before a slow data load when training starts."""
     large_task_defaults: Callable[[int], Mapping[str, Any]] = field(default=lambda ways: {})
     """Further `TrainConfig` overrides by the number of ways (Omniglot 20-way: the paper's 20-way settings)."""
+    oracle_inputs: tuple[int, str] = (3, "(x, amplitude, phase)")
+    """The oracle network's input count and what they are (the config's check and the CLI's network)."""
+    metric_learners: bool = False
+    """Whether the domain trains the metric learners (`config.METRIC_ALGORITHMS`: ProtoNet, Matching Net)."""
+    algo_defaults: Callable[[str], Mapping[str, Any]] = field(default=lambda algo: {})
+    """Further `TrainConfig` overrides by algorithm, over the large-task ones (Omniglot ProtoNet: its episodes)."""
+    learner: Callable[..., Learner] | None = None
+    """(algo, cfg, θ, device, gradient) -> the `Trainer`'s learner, for a domain whose meta-update is not the
+    `Learner`'s Adam step (2D navigation: TRPO); None: `train.Learner`."""
+    eval_tasks: int = 600
+    """Test tasks `mamlviz eval` uses by default."""
 
 
 _SPECS: dict[str, DomainSpec] = {}

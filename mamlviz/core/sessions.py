@@ -21,6 +21,7 @@ from mamlviz.core.checkpoint import Initialization, _atomic_write, check_config_
 from mamlviz.core.config import ADAPT_LR_RANGE, SETTING_LIMITS, TrainConfig
 from mamlviz.core.data import Truth, check_points
 from mamlviz.core.errors import MamlvizError
+from mamlviz.core.jsonio import JSONDepthError, loads_bounded
 from mamlviz.core.model import Params
 
 FORMAT = "mamlviz-session"
@@ -134,8 +135,9 @@ def _check_config(data: dict[str, Any]) -> TrainConfig:
         if name in data:
             _bounded(data[name], low, high, name.replace("_", " "))
     hidden = _object(data.get("model", {}), "model").get("hidden", [])
-    if not (isinstance(hidden, list) and 1 <= len(hidden) <= 16):
-        raise SessionError(f"the hidden sizes must be a list of 1 to 16 layers, got {hidden!r}.")
+    layers = SETTING_LIMITS["layers"]
+    if not (isinstance(hidden, list) and layers[0] <= len(hidden) <= layers[1]):
+        raise SessionError(f"the hidden sizes must be a list of {layers[0]} to {layers[1]} layers, got {hidden!r}.")
     for size in hidden:
         _bounded(size, *SETTING_LIMITS["hidden"], "hidden size")
     shots = _object(data.get("task", {}), "task").get("shots", 1)
@@ -217,9 +219,9 @@ def load_session(path: str | Path) -> Session:
     """Read and validate a session file; raises `SessionError` with one clear sentence."""
     path = Path(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise SessionError(f"{path} is not a readable session file: its JSON is nested too deeply.") from None
+        document = loads_bounded(path.read_text(encoding="utf-8"))
+    except JSONDepthError as exc:
+        raise SessionError(f"{path} is not a readable session file: {exc}.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SessionError(f"{path} is not a readable session file: {exc}.") from None
     try:

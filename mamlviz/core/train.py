@@ -228,11 +228,13 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device)
         self.generator = default_generator(cfg.seed)
-        self.domain = registry.get(cfg.domain).trainer_domain(cfg, self.device, compile)
+        spec = registry.get(cfg.domain)
+        self.domain = spec.trainer_domain(cfg, self.device, compile)
         names = learner_names(cfg, with_baseline)
         start = self.domain.initial_params(names, self.generator)
+        make_learner = spec.learner or Learner  # e.g. 2D navigation's TRPO learner
         self.learners = [
-            Learner(name, cfg, (init or {}).get(name, start[name]), self.device, self.domain.gradient(name))
+            make_learner(name, cfg, (init or {}).get(name, start[name]), self.device, self.domain.gradient(name))
             for name in names
         ]
         self.iteration = 0

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from mamlviz.core.data import default_generator
 from mamlviz.core.errors import ConfigError, DataError
-from mamlviz.core.evaluate import EvalCurve, summarize
+from mamlviz.core.evaluate import EvalCurve, check_evaluation, summarize
 from mamlviz.core.model import Params, expand_to_tasks
 from mamlviz.core.omniglot.convnet import HEAD, IMAGE_SIZE, conv_forward, with_new_head
 from mamlviz.core.omniglot.data import OmniglotSplit
@@ -63,7 +63,12 @@ def sample_classification_tasks(
     """n_tasks N-way tasks with K support and Q query drawings per class, drawn without replacement."""
     if ways > pool.n_classes:
         raise ConfigError(f"{ways}-way tasks need {ways} classes, but the data has only {pool.n_classes}.")
-    if shots + queries > pool.drawers:
+    if shots >= pool.drawers:
+        raise ConfigError(
+            f"{shots} shots per class leave no drawing to test on: each character has {pool.drawers} drawings, "
+            f"so use at most {pool.drawers - 1} shots."
+        )
+    if shots + queries > pool.drawers or queries < 1:
         raise ConfigError(
             f"shots + queries per class ({shots} + {queries}) exceed the {pool.drawers} drawings of each character."
         )
@@ -138,6 +143,17 @@ def for_ways(theta: Params, ways: int) -> Params:
     return theta if theta[f"{HEAD}.weight"].shape[-2] == ways else with_new_head(theta, ways)
 
 
+def check_head(theta: Params, ways: int, algorithm: str, source: str) -> None:
+    """Refuse to test a meta-trained head on another number of ways (it would be replaced by zeros, silently);
+    the pretrained baseline's head is replaced on purpose (it is fine-tuned from zero)."""
+    classes = theta[f"{HEAD}.weight"].shape[-2]
+    if algorithm != "pretrained" and classes != ways:
+        raise ConfigError(
+            f"{source} was meta-trained for {classes}-way tasks (its head has {classes} outputs), so it cannot be "
+            f"tested on {ways}-way tasks; evaluate it with --ways {classes}, or leave --ways out."
+        )
+
+
 def accuracy_after_steps(theta: Params, batch: ClassificationBatch, lr: float, steps: int) -> Tensor:
     """(steps + 1, T) query accuracy of every task after 0..steps SGD updates from θ."""
     with torch.no_grad():
@@ -161,6 +177,7 @@ def evaluate_classification(
     chunk: int = 50,
 ) -> EvalCurve:
     """Query accuracy (fraction) after 0..steps updates over n_tasks fresh seeded tasks, mean ± 95% interval."""
+    check_evaluation(n_tasks, steps, [shots], sum(v.numel() for v in theta.values()), chunk)
     generator = default_generator(seed)
     queries = min(queries, pool.drawers - shots)
     accuracies = []

@@ -1,5 +1,6 @@
 """The Omniglot classification domain: what its checkpoints hold, and what `mamlviz train` and
-`mamlviz eval` report for it (the trainer's domain is `training.ClassificationDomain`)."""
+`mamlviz eval` report for it (the trainer's domain is `training.ClassificationDomain`;
+for ProtoNet and Matching Net `metric.MetricDomain`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from mamlviz.core.checkpoint import Initialization, check_expected
 from mamlviz.core.config import ClassificationConfig, TrainConfig
 from mamlviz.core.evaluate import file_column_width
 from mamlviz.core.model import Params
-from mamlviz.core.omniglot.classification import ImagePool, evaluate_classification
+from mamlviz.core.omniglot import metric
+from mamlviz.core.omniglot.classification import ImagePool, check_head, evaluate_classification
 from mamlviz.core.omniglot.convnet import BLOCKS, HEAD, IMAGE_SIZE, param_shapes
 from mamlviz.core.omniglot.data import load_split
-from mamlviz.core.omniglot.training import ClassificationDomain
 from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport
 
 EVAL_STEPS = 5
@@ -26,7 +27,9 @@ TWENTY_WAY_DEFAULTS = {"inner_lr": 0.1, "meta_batch": 16, "inner_steps": 5}
 
 
 def config_architecture(config: TrainConfig, params: Params) -> dict[str, Any]:
-    """The 4-block conv net of a config (the head's size read from θ)."""
+    """The 4-block conv net of a config (the head's size read from θ); a metric learner's embedding and rule."""
+    if metric.is_metric(config.algo):
+        return metric.architecture(config)
     head = params.get(f"{HEAD}.weight")
     return {
         "type": "conv",
@@ -42,6 +45,10 @@ def config_architecture(config: TrainConfig, params: Params) -> dict[str, Any]:
 
 
 def check_config_params(params: Params, config: TrainConfig, source: str) -> None:
+    if metric.is_metric(config.algo):
+        filters = config.classification.filters
+        check_expected(params, metric.embedding_shapes(filters), f"embedding 4×{filters} (max-pool)", source)
+        return
     arch = config_architecture(config, params)
     check_expected(params, param_shapes(arch["filters"], arch["classes"]), f"conv net {arch['filters']}×4", source)
 
@@ -57,29 +64,50 @@ def _evaluate_files(options: EvalOptions, files: Sequence[tuple[Path, Initializa
         if key not in pools:
             pools[key] = ImagePool.from_split(load_split("evaluation", data or None), c.rotations)
         ways, lr = options.ways or c.ways, options.inner_lr or init.config.inner_lr
+        rule = metric.is_metric(init.config.algo)
         for shots in options.shots or [c.shots]:
-            curve = evaluate_classification(
-                init.params, pools[key], ways, shots, steps, lr=lr, n_tasks=options.tasks, seed=options.seed
-            )
-            row = {"file": str(path), "algorithm": init.algorithm, "ways": ways, "inner_lr": lr, **curve.to_dict()}
+            if rule:  # no inner steps: one accuracy, on the same seeded tasks as MAML's rows
+                curve = metric.evaluate_metric(
+                    init.params, init.config.algo, pools[key], ways, shots, n_tasks=options.tasks, seed=options.seed
+                )
+                row = {"file": str(path), "algorithm": init.algorithm, "ways": ways, "inner_lr": None}
+                row["rule"] = metric.RULES[init.config.algo]
+            else:
+                check_head(init.params, ways, init.algorithm, str(path))
+                curve = evaluate_classification(
+                    init.params, pools[key], ways, shots, steps, lr=lr, n_tasks=options.tasks, seed=options.seed
+                )
+                row = {"file": str(path), "algorithm": init.algorithm, "ways": ways, "inner_lr": lr}
+            row.update(curve.to_dict())
+            row["paper"] = metric.paper_figure(init.algorithm, ways, shots)
             results.append(row)
     columns = range(steps + 1)
     width = file_column_width(row["file"] for row in results)
     lines = [
         f"query accuracy (%) on {options.tasks} meta-test tasks (Omniglot evaluation alphabets), mean ± 95% interval",
-        f"{'file':<{width}} {'algo':<10} {'task':>6} {'α':>5} " + " ".join(f"{f'step {s}':>13}" for s in columns),
+        f"{'file':<{width}} {'algo':<11} {'task':>6} {'α':>5} "
+        + " ".join(f"{f'step {s}':>13}" for s in columns)
+        + f" {'paper':>6}",
     ]
     for row in results:
-        cells = " ".join(f"{100 * row['mean'][s]:>6.2f} ± {100 * row['ci95'][s]:<4.2f}" for s in columns)
-        task = f"{row['ways']}w{row['shots']}s"
-        lines.append(
-            f"{Path(row['file']).name:<{width}} {row['algorithm']:<10} {task:>6} {row['inner_lr']:>5.3g} {cells}"
+        n = len(row["mean"])  # a metric learner's one column: no inner steps, the same after any number
+        cells = " ".join(
+            f"{100 * row['mean'][s]:>6.2f} ± {100 * row['ci95'][s]:<4.2f}" if s < n else f"{'–':>13}"
+            for s in columns
         )
+        task = f"{row['ways']}w{row['shots']}s"
+        lr = f"{row['inner_lr']:>5.3g}" if row["inner_lr"] is not None else f"{'–':>5}"
+        paper = f"{row['paper']:>6.1f}" if row["paper"] is not None else f"{'–':>6}"
+        lines.append(f"{Path(row['file']).name:<{width}} {row['algorithm']:<11} {task:>6} {lr} {cells} {paper}")
+    lines += metric.paper_lines(sorted({row["algorithm"] for row in results}))
     return EvalReport({"steps": steps, "metric": "accuracy", "results": results}, lines)
 
 
 def _describe_model(cfg: TrainConfig) -> str:
     c = cfg.classification
+    if metric.is_metric(cfg.algo):
+        trained = f"{metric.train_ways(c)}-way {c.shots}-shot episodes"
+        return f"conv embedding 4×{c.filters} (3×3, batch norm, ReLU, 2×2 max-pool) + {cfg.algo} rule; {trained}"
     return f"conv 4×{c.filters} (3×3/2, batch norm, ReLU) + linear; {c.ways}-way {c.shots}-shot"
 
 
@@ -96,7 +124,7 @@ SPEC = DomainSpec(
         "meta_batch": 32,
         "classification": ClassificationConfig(ways=5, shots=1),
     },
-    trainer_domain=lambda cfg, device, compile=False: ClassificationDomain(cfg, device),
+    trainer_domain=lambda cfg, device, compile=False: metric.trainer_domain(cfg, device),
     architecture=config_architecture,
     check_params=check_config_params,
     evaluate=_evaluate_files,
@@ -109,4 +137,7 @@ SPEC = DomainSpec(
     trained_summary=_trained_summary,
     loading_note="loading Omniglot (decoded once, then cached)",
     large_task_defaults=lambda ways: TWENTY_WAY_DEFAULTS if ways >= TWENTY_WAY else {},
+    metric_learners=True,
+    algo_defaults=metric.algo_defaults,
+    learner=metric.make_learner,
 )

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import torch
+
 from mamlviz.core.algorithms import InnerLoop, inner_loop_for
 from mamlviz.core.checkpoint import Initialization
-from mamlviz.core.config import EVAL_SEED, TaskConfig
+from mamlviz.core.config import EVAL_SEED, SETTING_LIMITS, TaskConfig
 from mamlviz.core.data import TaskBatch, default_generator
-from mamlviz.core.evaluate import EvalCurve, mse_after_steps, summarize
+from mamlviz.core.evaluate import EvalCurve, check_evaluation, mse_after_steps, summarize
 from mamlviz.core.model import Params
 from mamlviz.core.sinusoid.tasks import query_grid, sample_tasks, sinusoid
 
@@ -34,10 +36,23 @@ def evaluate(
 ) -> EvalCurve:
     """The paper's protocol: n_tasks fresh tasks, K support points, MSE on 100 grid points.
 
-    `lr` is α or the init's `InnerLoop` (see `algorithms.inner_loop_for`)."""
+    `lr` is α or the init's `InnerLoop` (see `algorithms.inner_loop_for`). The tasks are adapted in chunks
+    that keep `SETTING_LIMITS['task_parameters']` numbers at most (a large network is evaluated, not refused)."""
+    parameters = sum(v.numel() for v in theta.values())
+    check_evaluation(n_tasks, steps, [shots], parameters, chunk=1)
+    chunk = max(1, SETTING_LIMITS["task_parameters"][1] // ((steps + 1) * parameters))
     tasks = eval_tasks(cfg, shots, n_tasks, seed)
     theta = {k: v.to(tasks.support_x.dtype) for k, v in theta.items()}
-    return summarize(shots, mse_after_steps(theta, tasks, lr, steps))
+    if chunk >= n_tasks:
+        return summarize(shots, mse_after_steps(theta, tasks, lr, steps))
+    parts = [
+        mse_after_steps(theta, TaskBatch(*(getattr(tasks, f)[start : start + chunk] for f in FIELDS)), lr, steps)
+        for start in range(0, n_tasks, chunk)
+    ]
+    return summarize(shots, torch.cat(parts, 1))
+
+
+FIELDS = tuple(TaskBatch.__dataclass_fields__)
 
 
 def evaluate_initialization(
