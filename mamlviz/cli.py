@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mamlviz.core import registry
+from mamlviz.core import distributed, registry
 from mamlviz.core.config import (
     ALGORITHMS,
     EVAL_SEED,
@@ -232,14 +232,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     cfg = spec.with_shots(cfg, shots)
     device = resolve_device(args.device)
-    check_writable(args.out)
-    if spec.loading_note:
+    ranks = distributed.from_environment(device)
+    if ranks.main:
+        check_writable(args.out)
+    if spec.loading_note and ranks.main:
         print(spec.loading_note, file=sys.stderr)
-    trainer = Trainer(cfg, device=device, compile=args.compile)
+    trainer = Trainer(cfg, device=device, compile=args.compile, ranks=ranks)
     started_from = _start_from(trainer, args.init) if args.init is not None else None
-    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
+    inputs = json.dumps(cfg.to_dict()) + (distributed.file_digest(args.init) if args.init else "")
+    distributed.check_same_inputs(ranks, inputs)
+    trainer.broadcast()
+    handler = _interrupt if ranks.world == 1 else _defer_interrupt  # ranks must stop at the same iteration
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
-        return _train_and_save(args, cfg, trainer, started_from, describe(device))
+        where = describe(device) + (f" × {ranks.world} ranks" if ranks.world > 1 else "")
+        return _train_and_save(args, cfg, trainer, started_from, where)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -252,23 +259,31 @@ def _train_and_save(
     from mamlviz.core.checkpoint import Initialization
     from mamlviz.progress import ProgressBar
 
-    spec = registry.get(cfg.domain)
-    print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {where}", file=sys.stderr)
-    bar = ProgressBar(cfg.iterations, cfg.algo, sys.stderr)
+    spec, ranks = registry.get(cfg.domain), trainer.ranks
+    out = sys.stderr if ranks.main else open(os.devnull, "w")  # noqa: SIM115 - only rank 0 reports
+    print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {where}", file=out)
+    bar = ProgressBar(cfg.iterations, cfg.algo, out)
     status, elapsed, evaluated = 0, None, {}
     try:
         try:
             for progress in trainer.iterate():
                 loss = progress.losses.get(f"{cfg.algo}/post", progress.losses.get(cfg.algo, float("nan")))
                 bar.update(progress.iteration, f"loss {loss:.3f}")
+                if distributed.any_rank(ranks, _deferred is not None, trainer.device):
+                    _ignore_signals()
+                    raise Stopped(_deferred or signal.SIGTERM)
         except TrainingDiverged as exc:
             print(f"\nerror: {exc}", file=sys.stderr)
             status = 1
         elapsed = bar.close()
+        if not ranks.main:
+            return status
         if trainer.iteration and spec.final_metrics is not None:
             evaluated = spec.final_metrics(cfg, trainer.learners[0])
         _ignore_signals()  # inside the try: a signal before this line is still handled below
     except KeyboardInterrupt as exc:
+        if not ranks.main:
+            return 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
         if elapsed is None:
             status = _stopped(exc, f"after {trainer.iteration} iterations; saving what was trained")
             elapsed = bar.close()
@@ -351,6 +366,15 @@ def _interrupt(signum: int, frame: object) -> None:
     """Stop like Ctrl-C; further stop signals are ignored from now on so that saving cannot be cut short."""
     _ignore_signals()
     raise Stopped(signum)
+
+
+_deferred: int | None = None
+"""A stop signal that arrived while several ranks train: every rank stops at the next iteration's end."""
+
+
+def _defer_interrupt(signum: int, frame: object) -> None:
+    global _deferred
+    _deferred = signum
 
 
 def _ignore_signals() -> None:

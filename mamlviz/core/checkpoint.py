@@ -303,13 +303,18 @@ def _parse_metadata(path: Path, metadata: dict[str, str]) -> tuple[Any, TrainCon
         raise CheckpointError(f"{path} has damaged metadata: {str(exc).rstrip('.')}.") from None
     if not isinstance(metrics, dict):
         raise CheckpointError(f"{path} has damaged metadata: its metrics are {type(metrics).__name__}, not an object.")
+    check_algorithm(algorithm, config, str(path))
+    return arch, config, iterations, metrics, algorithm
+
+
+def check_algorithm(algorithm: str, config: TrainConfig, source: str) -> None:
+    """An initialization that says it is the oracle must have the oracle's inputs (x and the task's parameters)."""
     oracle = registry.get(config.domain).oracle_inputs
     if algorithm == "oracle" and config.model.in_features != oracle[0]:
         raise CheckpointError(
-            f"{path} says it is an oracle, but the oracle takes {oracle[0]} inputs {oracle[1]} "
+            f"{source} says it is an oracle, but the oracle takes {oracle[0]} inputs {oracle[1]} "
             f"and this {config.domain} network takes {config.model.in_features}."
         )
-    return arch, config, iterations, metrics, algorithm
 
 
 def _from_metadata(path: Path, tensors: Params, metadata: dict[str, str]) -> Initialization:

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from mamlviz.core.checkpoint import Initialization, _atomic_write, check_config_params, check_inner_lrs
+from mamlviz.core.checkpoint import (
+    Initialization,
+    _atomic_write,
+    check_algorithm,
+    check_config_params,
+    check_inner_lrs,
+)
 from mamlviz.core.config import ADAPT_LR_RANGE, SETTING_LIMITS, TrainConfig
 from mamlviz.core.data import Truth, check_points
 from mamlviz.core.errors import MamlvizError
@@ -105,6 +111,7 @@ def _init_from_json(name: str, data: Any) -> Initialization:
     algorithm = data.get("algorithm")
     if not isinstance(algorithm, str):
         raise SessionError(f"{what} algorithm must be a name, got {algorithm!r}.")
+    check_algorithm(algorithm, config, what)
     return Initialization(params, config, algorithm, iterations, metrics, lrs or None)
 
 

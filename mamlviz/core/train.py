@@ -29,7 +29,8 @@ from mamlviz.core.algorithms import (
 from mamlviz.core.checkpoint import INNER_LR_PREFIX, split_inner_lrs
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch, default_generator
-from mamlviz.core.errors import TrainingDiverged
+from mamlviz.core.distributed import SINGLE, Ranks, broadcast, reducer, take_tasks
+from mamlviz.core.errors import ConfigError, TrainingDiverged
 from mamlviz.core.model import Params
 
 
@@ -152,6 +153,8 @@ class Learner:
                 groups.append({"params": list(self.inner_lrs.values()), "lr": cfg.step_size_lr or cfg.meta_lr})
             self.optimizer = torch.optim.Adam(groups, fused=device.type in ("cpu", "cuda"))
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.reduce: Callable[[Params, Tensor], tuple[Params, Tensor]] | None = None
+        """Set by the `Trainer` when several ranks train this learner (`distributed.reducer`)."""
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
@@ -159,6 +162,8 @@ class Learner:
             for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
                 group["lr"] = base * cosine_factor(iteration, self.cfg.iterations)
         grads, loss, metrics = self.gradient(self.theta, self.inner_lrs, batch, iteration)
+        if self.reduce is not None:  # several ranks: the mean over the global meta-batch
+            grads, loss = self.reduce(grads, loss)
         grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))
         if not bool(torch.isfinite(loss + grad_norm)):
             raise TrainingDiverged(
@@ -223,6 +228,7 @@ class Trainer:
         device: str | torch.device = "cpu",
         init: dict[str, Params] | None = None,
         compile: bool = False,
+        ranks: Ranks = SINGLE,
     ) -> None:
         cfg.validate()
         self.cfg = cfg
@@ -237,8 +243,23 @@ class Trainer:
             make_learner(name, cfg, (init or {}).get(name, start[name]), self.device, self.domain.gradient(name))
             for name in names
         ]
+        self.ranks = ranks
+        if ranks.world > 1:
+            if not all(isinstance(learner, Learner) for learner in self.learners) or ranks.world > cfg.meta_batch:
+                raise ConfigError(
+                    f"{ranks.world} ranks cannot share this run: it needs a meta-gradient learner and at least one "
+                    "task per rank."
+                )
+            for learner in self.learners:
+                learner.reduce = reducer(ranks, cfg.meta_batch, self.device)
         self.iteration = 0
         self.last_validation: dict[str, float] = {}
+
+    def broadcast(self) -> None:
+        """Every rank continues from rank 0's parameters (at the start, after any `--init`)."""
+        if self.ranks.world > 1:
+            for learner in self.learners:
+                broadcast({**learner.theta, **learner.inner_lrs})
 
     def snapshot(self) -> dict[str, Params]:
         """Detached CPU copies of every learner's current parameters."""
@@ -252,14 +273,17 @@ class Trainer:
         cfg = self.cfg
         while self.iteration < cfg.iterations:
             iteration = self.iteration + 1
-            batch = self.domain.sample(cfg.meta_batch, self.generator).to(self.device)
+            batch = self.domain.sample(cfg.meta_batch, self.generator)
+            if self.ranks.world > 1:  # every rank draws the same meta-batch and trains on its share
+                batch = take_tasks(batch, self.ranks.share(cfg.meta_batch))
+            batch = batch.to(self.device)
             metrics: dict[str, Tensor] = {}
             for learner in self.learners:
                 metrics.update(learner.step(batch, iteration))
             self.iteration = iteration
             losses = {k: float(v) for k, v in metrics.items()}
             validation = None
-            if iteration % cfg.val_every == 0 or iteration == cfg.iterations:
+            if self.ranks.main and (iteration % cfg.val_every == 0 or iteration == cfg.iterations):
                 validation = self.last_validation = self.domain.validate(self.learners)
             snapshot = self.snapshot() if snapshot_every and iteration % snapshot_every == 0 else None
             yield Progress(iteration, losses, validation, snapshot)

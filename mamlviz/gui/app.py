@@ -100,6 +100,50 @@ def close_on_interrupt(window) -> None:
     window.interrupt_timer.start(200)
 
 
+# The libraries Qt's xcb platform plugin links against (Debian 12 package names); the README's apt line is this list.
+XCB_PACKAGES = (
+    "libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-render0 "
+    "libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 libx11-xcb1"
+)
+
+
+def missing_xcb_libraries() -> list[str]:
+    """The shared libraries (sonames) that Qt's xcb platform plugin needs and the dynamic linker cannot find.
+
+    Qt itself blames libxcb-cursor0 whatever is missing and then aborts; `ldd` names the real gap. Empty when
+    nothing is missing, or when the check cannot be made (no ldd, no plugin)."""
+    import shutil
+    import subprocess
+
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    ldd = shutil.which("ldd")
+    if ldd is None or not plugin.is_file():
+        return []
+    try:
+        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.split()[0] for line in out.splitlines() if "not found" in line]
+
+
+def xcb_problem() -> str | None:
+    """One sentence naming the missing libraries, when Qt is about to load the xcb plugin and cannot; else None."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb") or not os.environ.get("DISPLAY"):
+        return None
+    if platform == "" and os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    missing = missing_xcb_libraries()
+    if not missing:
+        return None
+    return (
+        f"error: Qt's xcb platform cannot load: {', '.join(missing)} not found; "
+        f"install them with: apt-get install {XCB_PACKAGES}"
+    )
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
@@ -116,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif sys.platform.startswith("linux") and not _has_display():
         print("error: no display found (DISPLAY/WAYLAND_DISPLAY unset); use --screenshot FILE.png", file=sys.stderr)  # noqa: T201
+        return USAGE_ERROR
+    elif (problem := xcb_problem()) is not None:
+        print(problem, file=sys.stderr)  # noqa: T201
         return USAGE_ERROR
     torch.set_num_threads(1)
     import pyqtgraph as pg

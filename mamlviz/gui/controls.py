@@ -413,6 +413,10 @@ class ControlsPanel(QWidget):
         for group in (self.task, self.adapt, self.compare, self.training):
             layout.addWidget(group)
         layout.addStretch(1)
+        from mamlviz.gui.style import WheelGuard  # the wheel scrolls the panel, not an unfocused value (#12 item 9)
+
+        self.wheel_guard = WheelGuard(self)
+        self.wheel_guard.guard(self)
 
 
 def scrolling(widget: QWidget) -> QScrollArea:

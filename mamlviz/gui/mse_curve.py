@@ -10,6 +10,20 @@ import pyqtgraph as pg
 from mamlviz.core.sinusoid.playground import PAPER_TABLE2_5SHOT, ModelCurves
 from mamlviz.gui.style import display_name, legend_below, model_color, model_pen, unindexed
 
+PAPER_MAX = max(v for table in PAPER_TABLE2_5SHOT.values() for v in table.values())
+DIVERGED_FACTOR = 10.0
+"""A curve rising above this many times the typical MSE before adaptation (or the paper's largest) has diverged:
+it is drawn clipped at the top, so that one such model does not flatten every other curve onto zero."""
+EMPTY_TEXT = "Click to add support points: MSE after each step appears here"
+NO_TRUTH_TEXT = "Set a true task to measure MSE"
+
+
+def sane_ceiling(curves: Mapping[str, ModelCurves]) -> float:
+    """The highest MSE worth showing: DIVERGED_FACTOR × the larger of the paper's largest value and the median
+    MSE before adaptation (the median, so that one hostile initialization cannot raise it)."""
+    before = [float(m.true_mse[0]) for m in curves.values() if m.true_mse is not None and np.isfinite(m.true_mse[0])]
+    return DIVERGED_FACTOR * max(PAPER_MAX, float(np.median(before)) if before else 0.0)
+
 
 class MseCurvePlot(pg.PlotWidget):
     """One line per model (MSE after 0..k steps) and hollow paper markers."""
@@ -41,38 +55,79 @@ class MseCurvePlot(pg.PlotWidget):
                 name=f"Paper {display_name(name)} (5-shot)",
             )
             stars.setDynamicRangeLimit(None)  # no re-render of the stars on every y-range change
-        self.message = pg.TextItem("Set a true task to measure MSE", color="#666666", anchor=(0.5, 0.5))
+        self.message = pg.TextItem(NO_TRUTH_TEXT, color="#666666", anchor=(0.5, 0.5))
+        self.message.setZValue(20)
         item.addItem(self.message, ignoreBounds=True)
         self.message.setPos(5, 1.5)
+        self.diverged: dict[str, pg.TextItem] = {}
+        """Name -> the note 'diverged' at the top of the plot, where that model's curve leaves it."""
 
     def set_curves(self, curves: Mapping[str, ModelCurves]) -> None:
+        item = self.getPlotItem()
         for name in list(self.lines):
             if name not in curves:
                 line = self.lines.pop(name)
                 self.legend.removeItem(line)
-                self.getPlotItem().removeItem(line)
-        measured, y_max, steps = False, max(v for table in PAPER_TABLE2_5SHOT.values() for v in table.values()), 1
+                item.removeItem(line)
+        ceiling = sane_ceiling(curves)
+        has_truth = any(model.true_mse is not None for model in curves.values())
+        measured = has_truth and any(model.steps >= 1 for model in curves.values())
+        y_max, steps, diverged = PAPER_MAX, 1, {}
         for name, model in curves.items():
             if name not in self.lines:
                 self.lines[name] = pg.PlotCurveItem(pen=model_pen(name, "stepk"), name=display_name(name))
-                self.getPlotItem().addItem(self.lines[name])
+                item.addItem(self.lines[name])
+            if model.true_mse is None or not measured:
+                continue
+            mse = np.asarray(model.true_mse, dtype=float)
+            sane = np.isfinite(mse) & (mse <= ceiling)
+            if not sane.all():
+                diverged[name] = mse
+            if sane.any():
+                y_max = max(y_max, float(mse[sane].max()))
+            steps = max(steps, len(mse) - 1)
+        if measured:
+            self._fit_range(steps, min(y_max, ceiling))
+        top = self.y_max
+        for name, model in curves.items():
             line = self.lines[name]
-            if model.true_mse is None:
+            if model.true_mse is None or not measured:
                 line.setData([], [])
                 continue
-            measured = True
-            mse = np.where(np.isfinite(model.true_mse), model.true_mse, np.nan)
+            mse = np.asarray(model.true_mse, dtype=float)
+            if name in diverged:  # drawn along the top edge from where it leaves the plot
+                mse = np.where(np.isfinite(mse) & (mse <= top), mse, top)
             line.setData(np.arange(len(mse)), mse, connect="finite")
-            y_max = max(y_max, float(np.nanmax(mse)) if np.isfinite(mse).any() else 0.0)
-            steps = max(steps, len(mse) - 1)
+        self._note_diverged(diverged, top)
+        self.message.setText(EMPTY_TEXT if has_truth else NO_TRUTH_TEXT)
         self.message.setVisible(not measured)
-        self._fit_range(steps, y_max)
+        (x0, x1), _ = item.viewRange()
+        self.message.setPos((x0 + x1) / 2, self.y_max / 2 if self.y_max > 0 else 1.5)
+
+    def _note_diverged(self, diverged: Mapping[str, np.ndarray], top: float) -> None:
+        """A note in the model's colour at the top, where its curve leaves the plot; the legend says it too."""
+        for name in list(self.diverged):
+            if name not in diverged:
+                self.getPlotItem().removeItem(self.diverged.pop(name))
+        for name, line in self.lines.items():
+            label = self.legend.getLabel(line)
+            text = display_name(name) + (" (diverged)" if name in diverged else "")
+            if label is not None and label.text != text:
+                label.setText(text)
+        for row, (name, mse) in enumerate(diverged.items()):
+            if name not in self.diverged:
+                note = pg.TextItem(f"{display_name(name)} diverged ↑", color=model_color(name), anchor=(0, 0))
+                note.setZValue(20)
+                self.getPlotItem().addItem(note, ignoreBounds=True)
+                self.diverged[name] = note
+            leaves = int(np.argmax(~(np.isfinite(mse) & (mse <= top))))
+            self.diverged[name].setPos(leaves + 0.1, top * (1 - 0.13 * row))
 
     def _fit_range(self, steps: int, y_max: float) -> None:
         """Change the axes only when the data leaves them or shrinks a lot (a steady axis is easier to read)."""
         item = self.getPlotItem()
         (_, x1), _ = item.viewRange()
-        if abs(x1 - (steps + 0.5)) > 1e-9:
+        if abs(x1 - (steps + 0.5)) > 1e-9:  # k steps: 0..k
             item.setXRange(-0.5, steps + 0.5, padding=0)
         if not (0.6 * self.y_max <= y_max * 1.1 <= self.y_max):
             self.y_max = y_max * 1.15

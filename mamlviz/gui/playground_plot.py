@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -53,6 +54,41 @@ class PointEditor(pg.ViewBox):
         return float(np.clip(view.x(), x0, x1)), float(np.clip(view.y(), y0, y1))
 
 
+class SummaryLabel(pg.LabelItem):
+    """The numbers a user compares, in a row of their own above the plot area (so no curve ever runs under
+    them): the first line across, one cell per model after it, in two columns when there are many models."""
+
+    def __init__(self) -> None:
+        super().__init__(justify="left")
+        self.item.setDefaultTextColor(pg.mkColor("#222222"))
+        self.rows: list[str] = []
+
+    def set_rows(self, rows: list[str], columns: int, size: str = "9pt") -> None:
+        self.rows = rows
+        head, cells = rows[:1], rows[1:]
+        if columns > 1 and len(cells) > 2:
+            half = (len(cells) + 1) // 2
+            pairs = [(cells[i], cells[i + half] if i + half < len(cells) else "") for i in range(half)]
+            body = "".join(f"<tr><td>{a}</td><td style='padding-left:18px'>{b}</td></tr>" for a, b in pairs)
+        else:
+            body = "".join(f"<tr><td colspan=2>{cell}</td></tr>" for cell in cells)
+        html = (
+            f"<table cellspacing=0 cellpadding=0 style='font-size:{size}'>"
+            + "".join(f"<tr><td colspan=2>{cell}</td></tr>" for cell in head)
+            + body
+            + "</table>"
+        )
+        self.text = html
+        self.item.setHtml(html)
+        self.updateMin()
+        self.setMinimumWidth(0)  # a narrow plot clips the numbers rather than widening the window
+        self.resizeEvent(None)
+        self.updateGeometry()
+
+    def toPlainText(self) -> str:
+        return self.item.toPlainText()
+
+
 class PlaygroundPlot(pg.PlotWidget):
     """Draws the truth, the support points and, per named model, θ, 1 step, k steps and faint steps."""
 
@@ -72,6 +108,8 @@ class PlaygroundPlot(pg.PlotWidget):
         self.legend = legend_below(item, 3, "9pt")
         self.truth_curve = item.plot(pen=truth_pen(), name="True function")
         self.model_curves: dict[str, dict[str, pg.PlotCurveItem]] = {}
+        self.curve_labels: dict[pg.PlotCurveItem, str] = {}
+        """The legend text of every model curve, listed or not."""
         self.ghosts: dict[str, list[pg.PlotCurveItem]] = {}
         self.points_item = pg.ScatterPlotItem(
             size=12, brush=pg.mkBrush(POINT_BRUSH), pen=pg.mkPen("#222222", width=1.5), hoverable=True, hoverSize=16
@@ -79,12 +117,19 @@ class PlaygroundPlot(pg.PlotWidget):
         self.points_item.setZValue(10)
         item.addItem(self.points_item)
         self.legend.addItem(self.points_item, "Support points")
-        self.summary = pg.TextItem(anchor=(0, 0), color="#222222")
+        self.summary = SummaryLabel()
         self.summary_html = ""
+        self._summary_layout: tuple[int, str] | None = None
+        item.layout.removeItem(item.titleLabel)  # the plot has no title: its row holds the summary
+        item.titleLabel.hide()
+        item.layout.addItem(self.summary, 0, 1)
         self.y_high = Y_RANGE[1]
-        self.summary.setZValue(20)
-        item.addItem(self.summary, ignoreBounds=True)
-        self.summary.setPos(X_RANGE[0] + 0.1, Y_RANGE[1] - 0.1)
+        self.empty_message = pg.TextItem(
+            "Click to add support points", color="#666666", anchor=(0.5, 0.5)
+        )  # the empty state: no points, nothing adapted
+        self.empty_message.setZValue(20)
+        item.addItem(self.empty_message, ignoreBounds=True)
+        self.empty_message.setPos(0.0, 0.0)
         self.hover_curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
         """Label -> (x, y, MSE on the truth or None) of every model curve shown, for the tooltip under the cursor."""
         self._press: tuple[Qt.MouseButton, QPointF, int | None] | None = None
@@ -98,11 +143,11 @@ class PlaygroundPlot(pg.PlotWidget):
             self.points_item.setData(points[:, 0], points[:, 1])
         else:
             self.points_item.clear()
+        self.empty_message.setVisible(not len(points))
         high = max(Y_RANGE[1], float(np.abs(points[:, 1]).max()) * 1.1 if len(points) else 0.0)
         if high != self.y_high:
             self.y_high = high
             self.getPlotItem().setYRange(-high, high, padding=0)
-            self.summary.setPos(X_RANGE[0] + 0.1, high - 0.1)
 
     def set_truth(self, grid: np.ndarray, values: np.ndarray | None) -> None:
         if values is None:
@@ -132,6 +177,7 @@ class PlaygroundPlot(pg.PlotWidget):
             if name not in curves:
                 for curve in self.model_curves.pop(name).values():
                     self.legend.removeItem(curve)
+                    self.curve_labels.pop(curve, None)
                     self.getPlotItem().removeItem(curve)
                 for ghost in self.ghosts.pop(name):
                     self.getPlotItem().removeItem(ghost)
@@ -151,6 +197,21 @@ class PlaygroundPlot(pg.PlotWidget):
                     mse = None if model.true_mse is None else float(model.true_mse[row])
                     self.hover_curves[text] = (grid, predictions[row], mse)
             self._set_ghosts(name, grid, predictions[1:-1] if show_steps else np.zeros((0, len(grid))))
+        self._sync_legend()
+
+    def _sync_legend(self) -> None:
+        """The legend lists the curves drawn, no more: a hidden curve ("MAML 0 steps" without points) has no entry
+        (its sample would be a broken icon)."""
+        wanted = [self.truth_curve, self.points_item]
+        for items in self.model_curves.values():
+            wanted += [items[stage] for stage in ("before", "step1", "stepk") if items[stage].isVisible()]
+        listed = [sample.item for sample, _ in self.legend.items]
+        if listed == wanted:
+            return
+        texts = {sample.item: label.text for sample, label in self.legend.items} | self.curve_labels
+        self.legend.clear()
+        for item in wanted:
+            self.legend.addItem(item, texts.get(item, ""))
 
     def curve_at(self, scene_pos: QPointF) -> str | None:
         """'MAML 10 steps · MSE 0.32 on the true task' for the curve under a scene position (within
@@ -170,6 +231,7 @@ class PlaygroundPlot(pg.PlotWidget):
         return None if best is None else best[1]
 
     def _rename(self, curve: pg.PlotCurveItem, text: str) -> None:
+        self.curve_labels[curve] = text
         label = self.legend.getLabel(curve)
         if label is not None and label.text != text:
             label.setText(text, size="9pt")
@@ -187,9 +249,28 @@ class PlaygroundPlot(pg.PlotWidget):
                 ghost.setData(grid, rows[i], connect="finite")
 
     def set_summary(self, html: str) -> None:
+        """Show the panel's summary (lines joined by <br>) above the plot, compact when many models are shown."""
         if html != self.summary_html:
             self.summary_html = html
-            self.summary.setHtml(html)
+            inner = re.sub(r"^<span[^>]*>|</span>$", "", html)
+            self.summary.rows = [row for row in re.split(r"<br\s*/?>", inner) if row]
+            self._layout_summary(force=True)
+
+    def _layout_summary(self, force: bool = False) -> None:
+        """Lay the summary out for the plot's width: two columns and 8pt when narrower, one column when narrow."""
+        width = self.width()
+        columns, size = (2 if width >= 560 else 1), ("8pt" if width < 760 else "9pt")
+        if not force and (columns, size) == self._summary_layout:
+            return
+        self._summary_layout = (columns, size)
+        self.summary.set_rows(self.summary.rows, columns, size)
+        self.getPlotItem().layout.setRowFixedHeight(0, self.summary.item.boundingRect().height() + 2)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        summary = getattr(self, "summary", None)  # None while the base class is being built
+        if summary is not None and summary.rows:
+            self._layout_summary()
 
     # Mouse edits are handled here, on the view, rather than through pyqtgraph's scene events: its hit test of
     # every item under the cursor (curves included) cost about 7 ms of each click.

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QGraphicsScene,
+    QScrollBar,
+    QWidget,
+)
 
 BASE_COLORS = {
     "maml": "#0072B2",
@@ -82,3 +92,31 @@ def unindexed(widget: pg.PlotWidget) -> pg.PlotWidget:
     (measured: 2 ms of a 13 ms click-to-redraw), while a linear scan of a few dozen items costs nothing."""
     widget.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
     return widget
+
+
+class WheelGuard(QObject):
+    """Mouse wheel over an unfocused combo box, spin box or slider scrolls the surrounding panel instead of
+    changing the value (one scroll down the Controls once set the preset to "Paper"). Click it (or Tab to it) to
+    give it focus; then the wheel changes it as usual."""
+
+    KINDS = (QComboBox, QAbstractSpinBox, QAbstractSlider)
+
+    def guard(self, root: QWidget) -> None:
+        """Guard every value widget under `root` (scroll bars excepted); call again after adding widgets."""
+        for kind in self.KINDS:
+            for widget in root.findChildren(kind):
+                if isinstance(widget, QScrollBar):
+                    continue
+                widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                widget.removeEventFilter(self)
+                widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget) or watched.hasFocus():
+            return False
+        parent = watched.parentWidget()
+        while parent is not None and not isinstance(parent, QAbstractScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None:
+            QApplication.sendEvent(parent.verticalScrollBar(), event)
+        return True

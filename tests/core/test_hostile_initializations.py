@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -279,3 +280,14 @@ def test_a_session_with_a_million_points_is_refused_at_once():
     with pytest.raises(MamlvizError, match=f"at most {MAX_POINTS}"):
         parse_session(document)
     assert time.perf_counter() - start < 0.5
+
+
+def test_a_session_oracle_on_a_one_input_network_is_refused(sinusoid_file, tmp_path):
+    from mamlviz.core.sessions import Session, SessionError, load_session, save_session
+
+    init = load_initialization(sinusoid_file)
+    liar = Initialization(init.params, init.config, "oracle", 1)
+    path = tmp_path / "oracle.json"
+    save_session(path, Session(TrainConfig(), None, np.zeros((0, 2)), {}, {"liar": liar}))
+    with pytest.raises(SessionError, match="says it is an oracle, but the oracle takes 3 inputs"):
+        load_session(path)

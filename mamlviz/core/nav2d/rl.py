@@ -227,10 +227,10 @@ def trpo_update(
     direction = conjugate_gradient(fvp, -grad, cg_iters)
     shs = 0.5 * (direction @ fvp(direction))
     if not bool(torch.isfinite(shs)) or shs <= 0:
-        return TRPOStats(float(loss), float(loss), 0.0, -1)
+        return TRPOStats(float(loss.detach()), float(loss.detach()), 0.0, -1)
     full_step = direction * torch.sqrt(2 * max_kl / (2 * shs))
     old = [p.detach().clone() for p in params]
-    loss_before = float(loss)
+    loss_before = float(loss.detach())
     extra_slope = 0.0
     if extra_loss is not None:
         extra_slope = float((grad - flat(torch.autograd.grad(loss, params, retain_graph=True))) @ full_step)

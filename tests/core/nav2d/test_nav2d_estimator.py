@@ -30,7 +30,9 @@ CHUNKS, PER_CHUNK = 16, 2500
 
 
 def _theta() -> dict[str, torch.Tensor]:
-    params = init_policy(ModelConfig(hidden=(8, 8), in_features=2, out_features=2), torch.Generator().manual_seed(3), DT)
+    params = init_policy(
+        ModelConfig(hidden=(8, 8), in_features=2, out_features=2), torch.Generator().manual_seed(3), DT
+    )
     params[LOG_STD] = torch.full((2,), math.log(0.2), dtype=DT)
     return {k: v.requires_grad_(True) for k, v in params.items()}
 
