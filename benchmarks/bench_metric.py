@@ -5,12 +5,19 @@ per-task Python loop through the plain `nn.Sequential` (functional_call), in the
 Training: sample-free loss + backward + Adam step on a meta-batch of episodes; evaluation: the no-grad
 accuracy of `mamlviz eval`'s chunks (50 tasks, 15 queries per class).
 
+The table is printed twice: with glibc's default allocator settings, then (`mallopt`, Linux/glibc only) with
+blocks up to 1 GiB kept on the heap. By default glibc serves each block above its mmap threshold (at most
+32 MiB) with fresh pages, so a batched embedding's large activations page-fault on every call (system time)
+while a per-task loop's small ones are reused; `MALLOC_MMAP_THRESHOLD_=1073741824
+MALLOC_TRIM_THRESHOLD_=1073741824` in the environment has the second table's effect on `mamlviz` itself.
+
     taskset -c 0 python benchmarks/bench_metric.py [--ways 5 --shots 1 --queries 5 --meta-batch 16 --iters 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import statistics
 import time
 from collections.abc import Callable
@@ -39,6 +46,19 @@ def per_task_log_probs(module, theta, rule: str, batch: ClassificationBatch) -> 
 def per_task_loss(module, theta, rule: str, batch: ClassificationBatch) -> torch.Tensor:
     logps = per_task_log_probs(module, theta, rule, batch)
     return sum(F.nll_loss(lp, y) for lp, y in zip(logps, batch.query_y, strict=True)) / len(logps)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEEP_ON_HEAP = 1 << 30
+
+
+def keep_large_blocks_on_heap() -> bool:
+    """glibc: serve blocks up to KEEP_ON_HEAP from the heap and keep freed memory (False where it cannot)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return all(libc.mallopt(option, ctypes.c_int(KEEP_ON_HEAP)) == 1 for option in (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD))
 
 
 def median_rate(step: Callable[[], None], iters: int) -> float:
@@ -95,6 +115,15 @@ def main() -> None:
         f"queries/class; evaluation: {args.eval_tasks} tasks of 15 queries/class; embedding 4×64, 1 thread; "
         f"median of {args.iters}"
     )
+    for setting in ("glibc default allocator", "large blocks kept on the heap (mallopt)"):
+        if setting.startswith("large") and not keep_large_blocks_on_heap():
+            print("  (mallopt is not available here: glibc only)")
+            break
+        print(f" {setting}:")
+        table(args, theta, module, train_batch, eval_batch, train_step, eval_step)
+
+
+def table(args, theta, module, train_batch, eval_batch, train_step, eval_step) -> None:
     for rule in metric.RULES:
         rates = {
             "train batched": median_rate(

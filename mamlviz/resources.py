@@ -11,6 +11,8 @@ SHIPPED_MAML = "maml_sinusoid.safetensors"
 SHIPPED_PRETRAINED = "pretrained_sinusoid.safetensors"
 SHIPPED_OMNIGLOT_MAML = "omniglot_5w1s_maml.safetensors"
 SHIPPED_OMNIGLOT_PRETRAINED = "omniglot_5w1s_pretrained.safetensors"
+SHIPPED_OMNIGLOT_PROTONET = "omniglot_5w1s_protonet.safetensors"
+"""The 5-way 1-shot Prototypical Network (an embedding; `mamlviz.core.omniglot.metric_demo.ClassifierDemo`)."""
 SHIPPED_FAMILY = (
     "reptile_sinusoid.safetensors",
     "metasgd_sinusoid.safetensors",
@@ -19,6 +21,12 @@ SHIPPED_FAMILY = (
     "oracle_sinusoid.safetensors",
 )
 """Inits of the other algorithms of the MAML family (see resources/README.md for how each was trained)."""
+SHIPPED_NAV2D = {
+    "maml": "nav2d_maml.safetensors",
+    "pretrained": "nav2d_pretrained.safetensors",
+    "oracle": "nav2d_oracle.safetensors",
+}
+"""2D navigation policies by algorithm (resources/README.md has their commands and evaluation)."""
 
 
 def resource_path(name: str) -> Path:

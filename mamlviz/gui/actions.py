@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 import mamlviz
 from mamlviz.gui.controls import PRESETS
+from mamlviz.gui.dialogs import about_box
 from mamlviz.gui.files import CSV_TABLES, PNG_PLOTS
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Actions:
         self.guide = a(
             "User guide (README)", self.open_guide, None, "Open the README's walk-through of the window in a browser"
         )
-        self.about = a("About mamlviz", lambda: w.about(), None, "Versions and device")
+        self.about = a("About mamlviz", self.show_about, None, "Versions and device")
         self.export_omniglot.setEnabled(False)
         for action in (self.random, self.sample):  # the playground's keys, wherever the focus is in its tab
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -116,6 +117,10 @@ class Actions:
             self.window.report(
                 "User guide", "The guide is the README's section 'The desktop explorer', beside the source code."
             )
+
+    def show_about(self) -> None:
+        """Help ▸ About: versions and the training device (kept as `window.last_about`)."""
+        self.window.last_about = about_box(self.window, self.window.training.device)
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every action with a shortcut."""

@@ -33,7 +33,6 @@ from mamlviz.core.config import (
     ALGORITHMS,
     SETTING_LIMITS,
     ClassificationConfig,
-    ModelConfig,
     TaskConfig,
     TrainConfig,
     parse_hidden,
@@ -75,6 +74,7 @@ class DomainForm:
 DOMAIN_FORMS = {
     "sinusoid": DomainForm(META_ALGORITHMS, "mlp"),
     "omniglot": DomainForm(CLASSIFICATION_ALGORITHMS, "conv"),
+    "nav2d": DomainForm(("maml", "fomaml"), "mlp"),  # TRPO meta-updates; K: trajectories per inner step
 }
 """The form of each registered domain (a domain without a form here cannot be trained from the app)."""
 CUDA_MISSING = "CUDA is not available: this PyTorch build sees no CUDA GPU."
@@ -366,8 +366,10 @@ class TrainingControls(QGroupBox):
             seed=self.seed.value(),
             val_every=max(1, min(base.val_every, math.ceil(self.iterations.value() / 10))),
             task=dataclasses.replace(TaskConfig(), shots=shots, queries=shots),
-            model=ModelConfig(hidden=parse_hidden(self.hidden.text())),
+            model=dataclasses.replace(DOMAIN_DEFAULTS[domain].model, hidden=parse_hidden(self.hidden.text())),
         )
+        spec = registry.get(domain)
+        config = config if spec.shots(config) == shots else spec.with_shots(config, shots)  # nav2d: trajectories
         config.validate()
         return config
 

@@ -25,7 +25,7 @@ from mamlviz.gui.classification import ClassificationTab
 from mamlviz.gui.collector import GuiThreadCollector
 from mamlviz.gui.compare_table import ComparisonDialog
 from mamlviz.gui.controls import ControlsPanel, scrolling
-from mamlviz.gui.dialogs import about_box, ask_discard, ask_keep_trained, error_box
+from mamlviz.gui.dialogs import ask_discard, ask_keep_trained, error_box
 from mamlviz.gui.files import FileCommands
 from mamlviz.gui.first_frame import AfterFirstFrame
 from mamlviz.gui.insights import InsightsPanel
@@ -33,6 +33,7 @@ from mamlviz.gui.jobs import Job, JobRunner
 from mamlviz.gui.monitor import TrainingMonitor
 from mamlviz.gui.playground_panel import DOMAIN as PLAYGROUND_DOMAIN
 from mamlviz.gui.playground_panel import PlaygroundPanel
+from mamlviz.gui.rl import RL_DOMAIN, RLTab
 from mamlviz.gui.state import AppState
 from mamlviz.gui.status import StatusLine
 from mamlviz.gui.training import TrainingController
@@ -60,9 +61,8 @@ class MainWindow(QMainWindow):
         """Closing and Reset ask before trained, unkept initializations are lost (off for scripts and tests)."""
         self.last_error: QMessageBox | None = None
         self.state = AppState(self)
-        self.controls, self.monitor = ControlsPanel(), TrainingMonitor()
+        self.controls, self.monitor, self.insights = ControlsPanel(), TrainingMonitor(), InsightsPanel()
         self.playground, self.classification = PlaygroundPanel(self.state), ClassificationTab()
-        self.insights = InsightsPanel()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.playground, "Sinusoid playground")
         classification_area = QScrollArea(widgetResizable=True)
@@ -70,6 +70,8 @@ class MainWindow(QMainWindow):
         self.classification_index = self.tabs.addTab(classification_area, "Classification (Omniglot)")
         self.tabs.setTabToolTip(self.classification_index, "Few-shot Omniglot: sampled tasks or your own drawings")
         self.domain_tabs = {PLAYGROUND_DOMAIN: 0, CLASSIFICATION_DOMAIN: self.classification_index}
+        self.rl = RLTab()  # Reinforcement learning: fed the state's 2D navigation policies (`_wire`)
+        self.domain_tabs[RL_DOMAIN] = self.tabs.addTab(self.rl, "Reinforcement learning (2D navigation)")
         self.domain_checks = {PLAYGROUND_DOMAIN: PlaygroundPanel.check_init}  # what a domain's tab refuses
         self.setCentralWidget(self.tabs)
         self.controls_dock = self._dock("Controls", scrolling(self.controls), Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -128,6 +130,7 @@ class MainWindow(QMainWindow):
             lambda: self.insights.set_adaptation(state.adaptation.lr, state.adaptation.steps)
         )
         state.inits_changed.connect(self._offer_classifiers)
+        state.inits_changed.connect(lambda: self.rl.set_inits(state.inits_of(RL_DOMAIN)))
         self.insights.task_chosen.connect(self.choose_task)
         self.insights_dock.visibilityChanged.connect(self._size_insights)
         self.tabs.currentChanged.connect(self._on_tab_changed)
@@ -268,9 +271,6 @@ class MainWindow(QMainWindow):
         self.last_error = error_box(self, title, message, details)
         self.status.message(message, 8000)
         self.error_shown.emit(message)
-
-    def about(self) -> None:
-        self.last_about = about_box(self, self.training.device)
 
     # ---- lifetime -------------------------------------------------------------------------------------------------
     def unsaved(self) -> list[str]:

@@ -61,6 +61,7 @@ def loss_label(key: str) -> str:
     if len(parts) == 3:
         steps = int(parts[2].removeprefix("step"))
         task = f"K={parts[1].removeprefix('K')}" if parts[1].startswith("K") else f"{parts[1]} accuracy"
+        task = "−return" if parts[1] == "return" else task  # 2D navigation: validation returns, drawn negated
         return f"val {name} {task}, {steps} step{'s' if steps != 1 else ''}"
     if len(parts) == 2:
         return f"{name} {'before' if parts[1] == 'pre' else 'after'} adapt."
@@ -81,9 +82,34 @@ def robust_range(values: np.ndarray, log: bool) -> tuple[float, float] | None:
 
 SINUSOID_KEY = "validation MSE (fixed tasks): ● K=5, ▲ K=10; dashed 1 step, solid 10 steps"
 CLASSIFICATION_KEY = "▲ validation accuracy on fixed meta-test tasks (0 to 1, same axis)"
+RL_KEY = "▲ validation −return (fixed goals): solid before adaptation, dashed after 1 step"
+NOT_LOSSES = ("kl", "line_search", "return", "return_pre", "return_post")
+"""2D navigation's chunk metrics that are not drawn: TRPO's figures and the returns (their negatives are the loss)."""
 
 
 EMPTY_HINT = "Training ▸ Start (F5) meta-trains here:\nlosses and validation appear live"
+EMPTY_RANGE = ((0.0, 1.0), (0.0, 1.0))
+"""The view of a plot with no data (log-y: 1 to 10), the hint in its middle."""
+Z_ORDER = {"pre": 4, "post": 3, "pretrained": 2}
+"""Which loss trace lies on top: MAML before adaptation above the noisy pretrained trace, which lies lowest."""
+
+
+class CompactLogAxis(pg.AxisItem):
+    """A log axis that labels only as many values per decade as fit (pyqtgraph labels 1…9 in every decade, and on
+    a short plot '6', '7', '8', '9' ran into each other)."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        ticks = super().logTickValues(minVal, maxVal, size, stdTicks)
+        per_decade = size / max(maxVal - minVal, 1e-9)
+        steps = ((500, range(1, 10)), (150, (1, 2, 3, 5)), (60, (1, 2, 5)), (0, (1,)))  # pixels per decade: labels
+        keep = next(labels for least, labels in steps if per_decade >= least)
+        allowed = np.log10(np.array(keep, dtype=float))
+        out = []
+        for spacing, values in ticks:
+            if spacing is None:
+                values = [v for v in values if np.isclose(allowed, v - np.floor(v), atol=1e-6).any()]
+            out.append((spacing, values))
+        return out
 
 
 class LossPlot(QWidget):
@@ -101,7 +127,7 @@ class LossPlot(QWidget):
         self.last_n.setPrefix("last ")
         self.last_n.setSuffix(" it")
         self.last_n.setToolTip("Show only the last N iterations (0 = all).")
-        self.plot = unindexed(pg.PlotWidget())
+        self.plot = unindexed(pg.PlotWidget(axisItems={"left": CompactLogAxis("left")}))
         item = self.plot.getPlotItem()
         item.setTitle("Meta-training loss (query MSE)", size="10pt")
         item.setLabel("bottom", "iteration")
@@ -112,6 +138,7 @@ class LossPlot(QWidget):
         self.legend = legend_below(item, 2)
         self.key = QLabel(SINUSOID_KEY)
         self.key.setStyleSheet("color: #444; font-size: 8pt;")
+        self.key.setWordWrap(True)  # else its one long line sets the dock's minimum width (413 px)
         self.series: dict[str, GrowingSeries] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.y_range: tuple[float, float] | None = None
@@ -128,7 +155,7 @@ class LossPlot(QWidget):
         self.plot.addItem(self.markers)
         self.hint = pg.TextItem(EMPTY_HINT, color="#666666", anchor=(0.5, 0.5))
         item.addItem(self.hint, ignoreBounds=True)
-        self.hint.setPos(0.5, 0.5)  # the middle of the empty view (view coordinates, log-y included)
+        self._show_empty()
         top = QHBoxLayout()
         top.addWidget(self.log_y)
         top.addWidget(self.last_n)
@@ -160,9 +187,12 @@ class LossPlot(QWidget):
                 curve.setZValue(5)
             else:
                 color = model_color(name).lighter(150) if key.endswith("/pre") else model_color(name)
+                if "/" not in key:
+                    color.setAlpha(170)  # a baseline's noisy trace lets what lies under it show through
                 curve = self.plot.plot(pen=pg.mkPen(color, width=1), name=loss_label(key), antialias=False)
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
+                curve.setZValue(Z_ORDER.get(key.split("/")[-1] if "/" in key else "pretrained", 2))
             curve.setDynamicRangeLimit(None)  # no re-plot when only the y-range changes
             self.curves[key] = curve
             self.series[key] = GrowingSeries()
@@ -187,13 +217,19 @@ class LossPlot(QWidget):
         changed = set(chunk.losses)
         self.hint.hide()
         for key, values in chunk.losses.items():
+            if key.rsplit("/", 1)[-1] in NOT_LOSSES and self.key.text() != RL_KEY:  # 2D navigation: loss = −return
+                self.plot.getPlotItem().setTitle("Meta-training loss (−return)", size="10pt")
+                self.plot.getPlotItem().setLabel("left", "−return")
+                self.key.setText(RL_KEY)
+            if key.rsplit("/", 1)[-1] in NOT_LOSSES:
+                continue
             self._curve(key)
             self.series[key].append(chunk.iterations, values)
         for iteration, metrics in chunk.validation:
             changed.update(metrics)
             for key, value in metrics.items():
                 self._curve(key)
-                self.series[key].append(np.array([iteration]), np.array([value]))
+                self.series[key].append(np.array([iteration]), np.array([-value if "/return/" in key else value]))
         self._dirty |= changed
         now = time.perf_counter()
         if now >= self._next_redraw:
@@ -263,6 +299,15 @@ class LossPlot(QWidget):
         self.series.clear()
         self.markers.clear()
         self.y_range = None
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """The view of a plot that has not trained: the first axes, the hint whole in their middle."""
+        item = self.plot.getPlotItem()
+        (x0, x1), (y0, y1) = EMPTY_RANGE
+        item.setXRange(x0, x1, padding=0)
+        item.setYRange(y0, y1, padding=0)
+        self.hint.setPos((x0 + x1) / 2, (y0 + y1) / 2)  # view coordinates, log-y included
         self.hint.show()
 
     def table(self) -> tuple[list[str], np.ndarray]:

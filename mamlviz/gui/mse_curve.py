@@ -31,6 +31,7 @@ class MseCurvePlot(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         unindexed(self)
+        self.setMinimumHeight(160)  # title, axes, a two-row legend and a readable view
         item = self.getPlotItem()
         item.setTitle("Test-time MSE on the true task", size="10pt")
         item.setLabel("bottom", "SGD steps")
@@ -59,8 +60,12 @@ class MseCurvePlot(pg.PlotWidget):
         self.message.setZValue(20)
         item.addItem(self.message, ignoreBounds=True)
         self.message.setPos(5, 1.5)
-        self.diverged: dict[str, pg.TextItem] = {}
-        """Name -> the note 'diverged' at the top of the plot, where that model's curve leaves it."""
+        self.diverged_note = pg.TextItem(
+            "", color="#222222", anchor=(0.5, 0), fill=pg.mkBrush(255, 255, 255, 210), border=pg.mkPen("#999999")
+        )
+        self.diverged_note.setZValue(20)
+        self.diverged_note.hide()
+        item.addItem(self.diverged_note, ignoreBounds=True)
 
     def set_curves(self, curves: Mapping[str, ModelCurves]) -> None:
         item = self.getPlotItem()
@@ -71,7 +76,7 @@ class MseCurvePlot(pg.PlotWidget):
                 item.removeItem(line)
         ceiling = sane_ceiling(curves)
         has_truth = any(model.true_mse is not None for model in curves.values())
-        measured = has_truth and any(model.steps >= 1 for model in curves.values())
+        measured = has_truth and any(len(model.support_loss) for model in curves.values())  # any points
         y_max, steps, diverged = PAPER_MAX, 1, {}
         for name, model in curves.items():
             if name not in self.lines:
@@ -81,8 +86,9 @@ class MseCurvePlot(pg.PlotWidget):
                 continue
             mse = np.asarray(model.true_mse, dtype=float)
             sane = np.isfinite(mse) & (mse <= ceiling)
-            if not sane.all():
+            if not sane.all():  # the y-range is the sane curves'; this one leaves it at the top
                 diverged[name] = mse
+                sane = sane & (np.arange(len(mse)) == 0)
             if sane.any():
                 y_max = max(y_max, float(mse[sane].max()))
             steps = max(steps, len(mse) - 1)
@@ -105,23 +111,13 @@ class MseCurvePlot(pg.PlotWidget):
         self.message.setPos((x0 + x1) / 2, self.y_max / 2 if self.y_max > 0 else 1.5)
 
     def _note_diverged(self, diverged: Mapping[str, np.ndarray], top: float) -> None:
-        """A note in the model's colour at the top, where its curve leaves the plot; the legend says it too."""
-        for name in list(self.diverged):
-            if name not in diverged:
-                self.getPlotItem().removeItem(self.diverged.pop(name))
-        for name, line in self.lines.items():
-            label = self.legend.getLabel(line)
-            text = display_name(name) + (" (diverged)" if name in diverged else "")
-            if label is not None and label.text != text:
-                label.setText(text)
-        for row, (name, mse) in enumerate(diverged.items()):
-            if name not in self.diverged:
-                note = pg.TextItem(f"{display_name(name)} diverged ↑", color=model_color(name), anchor=(0, 0))
-                note.setZValue(20)
-                self.getPlotItem().addItem(note, ignoreBounds=True)
-                self.diverged[name] = note
-            leaves = int(np.argmax(~(np.isfinite(mse) & (mse <= top))))
-            self.diverged[name].setPos(leaves + 0.1, top * (1 - 0.13 * row))
+        """One note under the top edge naming the models whose curves were clipped there."""
+        names = [display_name(name) for name in diverged]
+        self.diverged_note.setVisible(bool(names))
+        if names:
+            self.diverged_note.setText(f"diverged, clipped at the top: {', '.join(names)} (lower α)")
+            (x0, x1), _ = self.getPlotItem().viewRange()
+            self.diverged_note.setPos((x0 + x1) / 2, top)
 
     def _fit_range(self, steps: int, y_max: float) -> None:
         """Change the axes only when the data leaves them or shrinks a lot (a steady axis is easier to read)."""

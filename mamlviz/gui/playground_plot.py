@@ -20,6 +20,8 @@ X_MARGIN = 0.5
 X_RANGE = (TaskConfig().x_range[0] - X_MARGIN, TaskConfig().x_range[1] + X_MARGIN)
 Y_RANGE = (-6.0, 6.0)
 HIT_RADIUS_PX = 12.0
+MIN_HEIGHT = 260
+"""Numbers, view and legend stay readable when a dock (Ctrl+I's Insights) takes room: never a strip."""
 
 
 class PointEditor(pg.ViewBox):
@@ -61,12 +63,13 @@ class SummaryLabel(pg.LabelItem):
     def __init__(self) -> None:
         super().__init__(justify="left")
         self.item.setDefaultTextColor(pg.mkColor("#222222"))
+        self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape)
         self.rows: list[str] = []
 
     def set_rows(self, rows: list[str], columns: int, size: str = "9pt") -> None:
         self.rows = rows
         head, cells = rows[:1], rows[1:]
-        if columns > 1 and len(cells) > 2:
+        if columns > 1 and len(cells) > 3:
             half = (len(cells) + 1) // 2
             pairs = [(cells[i], cells[i + half] if i + half < len(cells) else "") for i in range(half)]
             body = "".join(f"<tr><td>{a}</td><td style='padding-left:18px'>{b}</td></tr>" for a, b in pairs)
@@ -81,8 +84,17 @@ class SummaryLabel(pg.LabelItem):
         self.text = html
         self.item.setHtml(html)
         self.updateMin()
-        self.setMinimumWidth(0)  # a narrow plot clips the numbers rather than widening the window
         self.resizeEvent(None)
+        self.updateGeometry()
+
+    def updateMin(self) -> None:
+        """As tall as its text, but no wider than the plot gives it: a narrow plot clips the numbers rather than
+        pushing its own axes out of the window."""
+        super().updateMin()
+        height = self.itemRect().height()
+        self.setMinimumWidth(0)
+        for hint in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
+            self._sizeHint[hint] = (0, height)
         self.updateGeometry()
 
     def toPlainText(self) -> str:
@@ -99,6 +111,7 @@ class PlaygroundPlot(pg.PlotWidget):
         super().__init__(parent, viewBox=self.editor)
         unindexed(self)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumHeight(MIN_HEIGHT)
         item = self.getPlotItem()
         item.setXRange(*X_RANGE, padding=0)
         item.setYRange(*Y_RANGE, padding=0)
@@ -125,7 +138,7 @@ class PlaygroundPlot(pg.PlotWidget):
         item.layout.addItem(self.summary, 0, 1)
         self.y_high = Y_RANGE[1]
         self.empty_message = pg.TextItem(
-            "Click to add support points", color="#666666", anchor=(0.5, 0.5)
+            "Click to add support points", color="#444444", anchor=(0.5, 0.5), fill=pg.mkBrush(255, 255, 255, 200)
         )  # the empty state: no points, nothing adapted
         self.empty_message.setZValue(20)
         item.addItem(self.empty_message, ignoreBounds=True)
@@ -257,7 +270,7 @@ class PlaygroundPlot(pg.PlotWidget):
             self._layout_summary(force=True)
 
     def _layout_summary(self, force: bool = False) -> None:
-        """Lay the summary out for the plot's width: two columns and 8pt when narrower, one column when narrow."""
+        """Lay the summary out for the plot's width: 9pt when wide, 8pt below 760 px, one column below 560 px."""
         width = self.width()
         columns, size = (2 if width >= 560 else 1), ("8pt" if width < 760 else "9pt")
         if not force and (columns, size) == self._summary_layout:

@@ -79,9 +79,20 @@ def truth_pen() -> QPen:
     return pen
 
 
+class RowLegend(pg.LegendItem):
+    """A legend that lives in a layout cell: pyqtgraph's resizes itself with setGeometry(0, 0, ...), which moved it
+    onto the plot's top-left corner (over the title and the curves) whenever its entries changed."""
+
+    def updateSize(self) -> None:
+        pos = self.pos()
+        super().updateSize()
+        self.setPos(pos)  # the layout places it; only the size is the legend's to change
+        self.updateGeometry()
+
+
 def legend_below(plot_item: pg.PlotItem, columns: int, size: str = "8pt") -> pg.LegendItem:
     """A legend in its own row under the plot, so it never hides curves or catches clicks meant for the plot."""
-    legend = pg.LegendItem(colCount=columns, labelTextSize=size, verSpacing=-6, horSpacing=12)
+    legend = RowLegend(colCount=columns, labelTextSize=size, verSpacing=-6, horSpacing=12)
     plot_item.layout.addItem(legend, 5, 1)
     plot_item.legend = legend
     return legend

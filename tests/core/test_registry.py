@@ -15,7 +15,7 @@ from mamlviz.core.train import Trainer
 
 
 def test_the_built_in_domains_register_themselves():
-    assert registry.names() == ["sinusoid", "omniglot"]
+    assert registry.names() == ["sinusoid", "omniglot", "nav2d"]
     for name in registry.names():
         spec = registry.get(name)
         assert spec.name == name and spec.label
@@ -23,7 +23,7 @@ def test_the_built_in_domains_register_themselves():
 
 
 def test_an_unknown_domain_is_one_sentence_naming_the_known_ones():
-    with pytest.raises(ConfigError, match=r"^unknown domain 'rl'; choose one of sinusoid, omniglot\.$"):
+    with pytest.raises(ConfigError, match=r"^unknown domain 'rl'; choose one of sinusoid, omniglot, nav2d\.$"):
         registry.get("rl")
     with pytest.raises(ConfigError, match="unknown domain"):
         TrainConfig(domain="rl").validate()

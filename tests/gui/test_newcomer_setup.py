@@ -65,8 +65,16 @@ def test_offscreen_and_a_complete_system_are_not_stopped(monkeypatch):
     ids=lambda s: s.splitlines()[0][:40],
 )
 def test_readme_pytorch_snippets_run_as_written(snippet):
-    """Item 15: each plain-PyTorch snippet runs from a fresh clone (no exported file needed), without mamlviz."""
-    code = snippet + "\nimport sys\nassert 'mamlviz' not in sys.modules\nprint('snippet ok')\n"
+    """Item 15: each plain-PyTorch snippet runs from a fresh clone (no exported file needed), without mamlviz.
+    A snippet that takes the user's data (the Omniglot one: `support`, `labels`, `queries`, shapes in its comment)
+    gets random data of those shapes."""
+    inputs = ""
+    if re.search(r"\bsupport\b", snippet) and "support =" not in snippet:
+        inputs = (
+            "import torch as _t\n"
+            "support, labels, queries = _t.rand(5, 1, 28, 28), _t.arange(5), _t.rand(3, 1, 28, 28)\n"
+        )
+    code = inputs + snippet + "\nimport sys\nassert 'mamlviz' not in sys.modules\nprint('snippet ok')\n"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )

@@ -65,6 +65,7 @@ def test_omniglot_training_streams_to_the_monitor_and_the_classification_tab(win
     assert "MAML (trained here)" in window.classification.demo.inits
     result = window.classification.query_results[0]
     assert list(result.answers) == ["MAML", "MAML (trained here)", "Pretrained (trained here)"]
+    qtbot.waitUntil(lambda: not window.classification.busy, timeout=30_000)  # it adapts off the GUI thread
     assert result.answers["MAML (trained here)"].text().startswith("MAML (trained here): class ")
     assert window.actions.export_omniglot.isEnabled()
     target = tmp_path / "trained.safetensors"

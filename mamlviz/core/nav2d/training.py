@@ -7,6 +7,12 @@ Learners by algorithm (all trained with TRPO, max KL 0.01, CG 10, damping 1e-5, 
 - `fomaml`: the same with the inner gradient held constant (first order);
 - `pretrained`: plain TRPO on the goal distribution (no inner step), fine-tuned the same way at test time;
 - `oracle`: plain TRPO with the goal as two more inputs (a 4-input network).
+
+TRPO's metric is `cfg.rl.fisher` ('adapted': the post-update Fisher, inner-step Jacobian taken as I; 'exact').
+Metrics per iteration (`Progress.losses`): '{algo}/return_pre', '{algo}/return_post' (MAML, FOMAML; '{algo}/return'
+otherwise), their negations '{algo}/pre', '{algo}/post' (or '{algo}') as the loss, '{algo}/kl' (the accepted
+step's mean KL) and '{algo}/line_search' (backtracking steps; -1: no step taken). Validation:
+'{algo}/return/step0' and '/step1' on `cfg.val_tasks` fixed goals.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from torch import Tensor
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.errors import ConfigError, TrainingDiverged
 from mamlviz.core.model import Params
-from mamlviz.core.nav2d.env import Trajectories, rollout, sample_goals
+from mamlviz.core.nav2d.env import rollout, sample_goals
 from mamlviz.core.nav2d.policy import expand_to_tasks, init_policy
 from mamlviz.core.nav2d.rl import (
     PostBatch,
@@ -185,8 +191,3 @@ class TRPOLearner:
         return trpo_update(
             self.theta, loss_and_kl, rl.max_kl, rl.cg_iters, rl.cg_damping, rl.ls_backtrack, rl.ls_steps, extra
         )
-
-
-def sample_pre(theta: Params, goals: Tensor, n_traj: int, seed: int, horizon: int, oracle: bool) -> Trajectories:
-    """Trajectories of shared parameters for given goals with a seeded generator (tests, benchmarks)."""
-    return rollout(theta, goals, n_traj, torch.Generator(device=goals.device).manual_seed(seed), horizon, oracle)

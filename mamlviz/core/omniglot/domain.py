@@ -92,8 +92,7 @@ def _evaluate_files(options: EvalOptions, files: Sequence[tuple[Path, Initializa
     for row in results:
         n = len(row["mean"])  # a metric learner's one column: no inner steps, the same after any number
         cells = " ".join(
-            f"{100 * row['mean'][s]:>6.2f} ± {100 * row['ci95'][s]:<4.2f}" if s < n else f"{'–':>13}"
-            for s in columns
+            f"{100 * row['mean'][s]:>6.2f} ± {100 * row['ci95'][s]:<4.2f}" if s < n else f"{'–':>13}" for s in columns
         )
         task = f"{row['ways']}w{row['shots']}s"
         lr = f"{row['inner_lr']:>5.3g}" if row["inner_lr"] is not None else f"{'–':>5}"

@@ -116,30 +116,29 @@ def init_embedding_params(filters: int, generator: torch.Generator, dtype: torch
     return params
 
 
-def filters_of(params: Params) -> int:
-    return int(params["0.weight"].shape[0])
-
-
-def _task_batch_norm(h: Tensor, tasks: int, gamma: Tensor, beta: Tensor) -> Tensor:
-    """Batch norm of (T·B, C, H, W) with each task's own batch statistics (biased variance, as BatchNorm2d)."""
-    if tasks == 1:
-        return F.batch_norm(h, None, None, gamma, beta, training=True, eps=BN_EPS)
-    n, c, height, width = h.shape
-    v = h.view(tasks, n // tasks, c, height, width)
-    var, mean = torch.var_mean(v, dim=(1, 3, 4), correction=0, keepdim=True)
-    scale = gamma.view(1, 1, c, 1, 1) * torch.rsqrt(var + BN_EPS)
-    return (v * scale + (beta.view(1, 1, c, 1, 1) - mean * scale)).view(n, c, height, width)
-
-
 def embed(params: Params, x: Tensor) -> Tensor:
-    """Shared embedding of images x (T, B, 1, 28, 28) → (T, B, D); batch norm uses each task's B drawings."""
+    """Shared embedding of images x (T, B, 1, 28, 28) → (T, B, D); batch norm uses each task's B drawings.
+
+    The T tasks run as one grouped convolution over (B, T·C) channels (as `convnet.conv_forward`), so one
+    `batch_norm` call gives every task its own statistics; ReLU follows the max-pool, the same values as
+    ReLU then max-pool (ReLU is monotone) at a quarter of the work.
+    """
     tasks, batch = x.shape[:2]
-    h = x.reshape(tasks * batch, *x.shape[2:])
+    h = x.transpose(0, 1).reshape(batch, tasks * x.shape[2], *x.shape[3:])
     for i in range(BLOCKS):
-        h = F.conv2d(h, params[f"{4 * i}.weight"], params[f"{4 * i}.bias"], padding=1)
-        h = _task_batch_norm(h, tasks, params[f"{4 * i + 1}.weight"], params[f"{4 * i + 1}.bias"])
-        h = F.max_pool2d(torch.relu(h), 2)
-    return h.reshape(tasks, batch, -1)
+        weight, bias = params[f"{4 * i}.weight"], params[f"{4 * i}.bias"]
+        gamma, beta = params[f"{4 * i + 1}.weight"], params[f"{4 * i + 1}.bias"]
+        if tasks > 1:
+            weight, bias, gamma, beta = (
+                weight.repeat(tasks, 1, 1, 1),
+                bias.repeat(tasks),
+                gamma.repeat(tasks),
+                beta.repeat(tasks),
+            )
+        h = F.conv2d(h, weight, bias, padding=1, groups=tasks)
+        h = F.batch_norm(h, None, None, gamma, beta, training=True, eps=BN_EPS)
+        h = torch.relu(F.max_pool2d(h, 2))
+    return h.reshape(batch, tasks, -1).transpose(0, 1)
 
 
 def embed_task(params: Params, support_x: Tensor, query_x: Tensor) -> tuple[Tensor, Tensor]:

@@ -134,7 +134,5 @@ SPEC = DomainSpec(
     final_metrics=_final_metrics,
     trained_summary=_trained_summary,
     shots=lambda cfg: cfg.task.shots,
-    with_shots=lambda cfg, shots: dataclasses.replace(
-        cfg, task=dataclasses.replace(cfg.task, shots=shots, queries=shots)
-    ),
+    with_shots=_with_shots,
 )

@@ -3,6 +3,9 @@ initialization's class probabilities before and after 1…k adaptation steps, si
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
@@ -22,17 +25,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mamlviz.core.errors import MamlvizError
 from mamlviz.core.model import Params
 from mamlviz.core.omniglot.fewshot_demo import DemoTask, FewShotDemo
 from mamlviz.gui.classification.canvas import DrawingCanvas
 from mamlviz.gui.classification.widgets import QueryResult, Thumbnail, WrappingGrid
+from mamlviz.gui.jobs import Job, JobRunner
 
 DRAW_HINT = "Draw at least one example for every class (+ keep stores it and frees the canvas), then a query."
+SAMPLED, DRAWN = 0, 1
+"""The two modes (pages) of the tab; each has its own header line and its own adaptation job."""
+KINDS = {SAMPLED: "sampled task", DRAWN: "drawn task"}
 
 
 class ClassificationTab(QWidget):
-    """Sampled task view and drawing view; `predictions_changed` fires after each adaptation."""
+    """Sampled task view and drawing view; `predictions_changed` fires after each adaptation, which runs off the
+    GUI thread (one job per mode; a newer request replaces a waiting one and an outdated result is dropped)."""
 
     predictions_changed = Signal()
 
@@ -66,8 +73,18 @@ class ClassificationTab(QWidget):
         self.step_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.step_slider.valueChanged.connect(self._show_step)
         self.step_label = QLabel()
-        self.status = QLabel("Load an Omniglot initialization to classify characters.")
+        self.status = QLabel()
         self.status.setWordWrap(True)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 6)  # the canvases never jump
+        self.headers = {SAMPLED: "Load an Omniglot initialization to classify characters.", DRAWN: DRAW_HINT}
+        """The header line of each mode: a sampled task's name is not shown over the drawing page."""
+        self.status.setText(self.headers[SAMPLED])
+        self.versions = {SAMPLED: 0, DRAWN: 0}
+        """The latest adaptation asked for, per mode: a result of an older one is dropped."""
+        self.runners = {mode: JobRunner(queue_latest=True, parent=self) for mode in KINDS}
+        for runner in self.runners.values():
+            runner.finished.connect(self._on_job)
 
         controls = QHBoxLayout()
         for widget in (self.sampled_button, self.draw_button, self.new_task_button, self.steps_spin):
@@ -93,7 +110,8 @@ class ClassificationTab(QWidget):
 
         self.drawing = QWidget()
         self.drawing_layout = QVBoxLayout(self.drawing)
-        self.classes_row = QHBoxLayout()
+        self.classes_grid = WrappingGrid()
+        """One box per class, wrapping to the width (five in a row ran off a 1400×900 window)."""
         self.query_canvas = DrawingCanvas()
         self.query_canvas.stroke_finished.connect(self.classify_drawings)
         self.drawn_result = QueryResult([], None)
@@ -103,7 +121,7 @@ class ClassificationTab(QWidget):
         query_layout = QHBoxLayout(query_box)
         query_layout.addWidget(self.query_canvas)
         query_layout.addWidget(self.drawn_result, 1)
-        self.drawing_layout.addLayout(self.classes_row)
+        self.drawing_layout.addWidget(self.classes_grid)
         self.drawing_layout.addWidget(query_box)
         self.drawing_layout.addWidget(clear_all, 0, Qt.AlignmentFlag.AlignLeft)
 
@@ -127,8 +145,9 @@ class ClassificationTab(QWidget):
         self._build_drawing_classes(demo.ways, list(demo.inits))
         self.new_task_button.setEnabled(demo.pool is not None)
         if demo.pool is None:
+            self._set_header(SAMPLED, "No Omniglot data loaded: draw your own task.")
+            self._set_header(DRAWN, "No Omniglot data loaded: draw your own task. " + DRAW_HINT)
             self.draw_button.setChecked(True)
-            self.status.setText("No Omniglot data loaded: draw your own task. " + DRAW_HINT)
         else:
             self.new_task()
 
@@ -154,7 +173,7 @@ class ClassificationTab(QWidget):
         self.stale = False
         if self.task is not None:
             self.set_task(self.task.support, self.task.queries, self.task.query_labels)
-            self._run(lambda: self.demo.predict_task(self.task, self.steps_spin.value()), self.set_predictions)
+            self._adapt_task()
         if self.draw_button.isChecked():
             self.classify_drawings()
 
@@ -162,7 +181,9 @@ class ClassificationTab(QWidget):
         """Show support (N, K, 28, 28) and queries (M, 28, 28), ink in [0, 1]; clears predictions."""
         labels = np.full(len(queries), -1) if query_labels is None else np.asarray(query_labels)
         self.task = DemoTask(np.asarray(support), np.asarray(queries), labels)
-        _clear_layout(self.support_grid)
+        self.versions[SAMPLED] += (
+            1  # an adaptation still running is of another task        _clear_layout(self.support_grid)
+        )
         for c, drawings in enumerate(self.task.support):
             self.support_grid.addWidget(QLabel(f"class {c + 1}"), c, 0)
             for k, ink in enumerate(drawings):
@@ -189,11 +210,15 @@ class ClassificationTab(QWidget):
         self.seed += 1
         task = self.demo.sample_task(self.seed)
         self.set_task(task.support, task.queries, task.query_labels)
-        self._run(lambda: self.demo.predict_task(self.task, self.steps_spin.value()), self.set_predictions)
-        if not self.status.text().startswith("error"):
-            self.status.setText(
-                f"Task {self.seed}: {self.demo.ways}-way {self.demo.shots}-shot from the meta-test alphabets."
-            )
+        self._adapt_task()
+
+    def task_caption(self) -> str:
+        return f"Task {self.seed}: {self.demo.ways}-way {self.demo.shots}-shot from the meta-test alphabets."
+
+    def _adapt_task(self) -> None:
+        task, steps = self.task, self.steps_spin.value()
+        caption = self.task_caption() if self.seed else "Your task"
+        self._run(SAMPLED, lambda demo: demo.predict_task(task, steps), self.set_predictions, caption)
 
     def classify_drawings(self) -> None:
         """Adapt to the drawn support set and classify the drawn query (after every stroke)."""
@@ -206,12 +231,15 @@ class ClassificationTab(QWidget):
             labels += [c] * len(drawings)
         missing = [c + 1 for c in range(self.demo.ways) if c not in labels]
         if missing or self.query_canvas.is_empty():
-            self.status.setText(DRAW_HINT + (f" Missing: class {missing[0]}." if missing else ""))
+            self.versions[DRAWN] += 1  # what is still adapting is not what is drawn now
+            self._set_header(DRAWN, DRAW_HINT + (f" Missing: class {missing[0]}." if missing else ""))
             return
-        query = self.query_canvas.image()[None]
+        query, support_images, steps = self.query_canvas.image()[None], np.stack(support), self.steps_spin.value()
         self._run(
-            lambda: self.demo.predict(np.stack(support), np.array(labels), query, self.steps_spin.value()),
+            DRAWN,
+            lambda demo: demo.predict(support_images, np.array(labels), query, steps),
             self._show_drawn,
+            "Adapted to your drawings.",
         )
 
     def clear_drawings(self) -> None:
@@ -220,28 +248,52 @@ class ClassificationTab(QWidget):
         self.kept = [[] for _ in self.class_canvases]
         self._update_kept_labels()
         self.drawn_predictions = {}
-        self.status.setText(DRAW_HINT)
+        self.versions[DRAWN] += 1
+        self._set_header(DRAWN, DRAW_HINT)
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _run(self, compute, show) -> None:
-        try:
-            result = compute()
-        except MamlvizError as exc:
-            self.status.setText(f"error: {exc}")
+    def _set_header(self, mode: int, text: str) -> None:
+        """The header line of `mode`, shown while that mode's page is."""
+        self.headers[mode] = text
+        if self._mode() == mode:
+            self.status.setText(text)
+
+    def _mode(self) -> int:
+        return DRAWN if self.draw_button.isChecked() else SAMPLED
+
+    def _run(self, mode: int, compute: Callable[[FewShotDemo], object], show, caption: str) -> None:
+        """Adapt off the GUI thread: `compute(demo)` on a copy of the demo whose initializations cannot change
+        under it, then `show(result)` and `caption` as the header; a failure is one sentence in the header."""
+        self.versions[mode] += 1
+        demo = copy.copy(self.demo)
+        demo.inits = dict(self.demo.inits)
+        self._set_header(mode, f"{caption.removesuffix('.')} · Adapting…" if mode == SAMPLED else "Adapting…")
+        self.runners[mode].submit(Job(KINDS[mode], self.versions[mode], lambda: compute(demo), (mode, show, caption)))
+
+    def _on_job(self, job: Job) -> None:
+        mode, show, caption = job.context
+        if job.version != self.versions[mode]:
+            return  # outdated: a newer adaptation was asked for
+        if job.failed:
+            self._set_header(mode, f"Adaptation failed: {job.sentence().rstrip('.')}.")
             return
-        self.status.setText("")
-        show(result)
+        self._set_header(mode, caption)
+        show(job.result)
+
+    @property
+    def busy(self) -> bool:
+        """Whether an adaptation is running or waiting."""
+        return any(runner.busy for runner in self.runners.values())
 
     def _show_drawn(self, predictions: dict[str, np.ndarray]) -> None:
         self.drawn_predictions = predictions
         self.step_slider.setMaximum(next(iter(predictions.values())).shape[0] - 1)
         self._show_step()
-        self.status.setText("Adapted to your drawings.")
         self.predictions_changed.emit()
 
     def _build_drawing_classes(self, ways: int, names: list[str]) -> None:
-        _clear_layout(self.classes_row)
+        boxes: list[QWidget] = []
         self.class_canvases, self.kept_labels, self.kept_rows = [], [], []
         for c in range(ways):
             box = QGroupBox(f"class {c + 1}")
@@ -258,11 +310,11 @@ class ClassificationTab(QWidget):
             column.addWidget(kept)
             column.addLayout(thumbnails)
             column.addStretch()
-            self.classes_row.addWidget(box)
+            boxes.append(box)
             self.class_canvases.append(canvas)
             self.kept_labels.append(kept)
             self.kept_rows.append(thumbnails)
-        self.classes_row.addStretch()
+        self.classes_grid.set_widgets(boxes)
         self._replace_drawn_result(names)
         self.clear_drawings()
 
@@ -276,7 +328,7 @@ class ClassificationTab(QWidget):
     def _keep(self, c: int) -> None:
         canvas = self.class_canvases[c]
         if canvas.is_empty():
-            self.status.setText(f"The canvas of class {c + 1} is empty: draw something first.")
+            self._set_header(DRAWN, f"The canvas of class {c + 1} is empty: draw something first.")
             return
         self.kept[c].append(canvas.image())
         canvas.clear()
@@ -293,7 +345,8 @@ class ClassificationTab(QWidget):
     def _mode_toggled(self, mode: int, checked: bool) -> None:
         if checked:
             self.pages.setCurrentIndex(mode)
-            self.new_task_button.setVisible(mode == 0)
+            self.new_task_button.setVisible(mode == SAMPLED)
+            self.status.setText(self.headers[mode])  # Draw mode does not name the sampled task
             self._show_step()
 
     def _steps_changed(self, steps: int) -> None:
@@ -302,7 +355,7 @@ class ClassificationTab(QWidget):
         if self.draw_button.isChecked():
             self.classify_drawings()
         elif self.task is not None and self.demo is not None:
-            self._run(lambda: self.demo.predict_task(self.task, steps), self.set_predictions)
+            self._adapt_task()
 
     def _show_step(self) -> None:
         step = self.step_slider.value()

@@ -12,17 +12,20 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QWidget
 
 from mamlviz.gui.style import EXTRA_COLORS
-from mamlviz.gui.views.palette import plot_widget
+from mamlviz.gui.views.palette import MIN_PLOT_HEIGHT, plot_widget
 
 LAYER_COLORS = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", *EXTRA_COLORS)
+STACK_FROM = 2 * MIN_PLOT_HEIGHT + 70
+"""The view stacks its two plots from this height on; shorter (Ctrl+I's dock at 1400×900), they sit side by side
+(stacked, the cosine plot got zero height)."""
 
 
 class GradientFlowView(QWidget):
-    """Top: ‖meta-gradient‖ of each layer over iterations (solid: exact, dashed: first-order), log scale.
-    Bottom: cosine similarity of the exact and the first-order meta-gradient."""
+    """Top (left in a short view): ‖meta-gradient‖ of each layer over iterations (solid: exact, dashed:
+    first-order), log scale. Bottom (right): cosine similarity of the exact and the first-order meta-gradient."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,15 +37,25 @@ class GradientFlowView(QWidget):
         self.cosine_plot.setYRange(-1.3, 1.3, padding=0)  # room for the labels at ±1 in a short plot
         self.cosine_plot.getPlotItem().getAxis("left").setTicks([[(-1.0, "−1"), (0.0, "0"), (1.0, "1")]])
         self.cosine_plot.setXLink(self.norm_plot)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.norm_plot, 2)
-        layout.addWidget(self.cosine_plot, 1)
+        self.box = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.box.addWidget(self.norm_plot, 3)
+        self.box.addWidget(self.cosine_plot, 2)
         self.cosine_curve = self.cosine_plot.plot(
             pen=pg.mkPen("#999999", width=1), symbol="o", symbolSize=4, symbolBrush="#999999"
         )
         self.second_curves: dict[str, pg.PlotDataItem] = {}
         self.first_curves: dict[str, pg.PlotDataItem] = {}
         self.clear()
+
+    def resizeEvent(self, event) -> None:
+        """Stacked when tall enough for both plots, side by side when short."""
+        super().resizeEvent(event)
+        stacked = self.height() >= STACK_FROM
+        direction = QBoxLayout.Direction.TopToBottom if stacked else QBoxLayout.Direction.LeftToRight
+        if self.box.direction() != direction:
+            self.box.setDirection(direction)
+            self.box.setStretch(0, 2 if stacked else 3)
+            self.box.setStretch(1, 1 if stacked else 2)
 
     def clear(self) -> None:
         """Forget every measurement (a new training run)."""

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from mamlviz.gui.views.palette import color, plot_widget
+from mamlviz.gui.views.palette import color, fit_legend_rows, label, plot_widget
 
 
 class LrSensitivityView(QWidget):
@@ -22,7 +22,7 @@ class LrSensitivityView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = plot_widget("Sensitivity to the inner learning rate", "inner learning rate α", "MSE")
+        self.plot = plot_widget("Sensitivity to the inner learning rate", "inner learning rate α", "MSE", "right")
         self.plot.getPlotItem().setLogMode(True, True)
         self.steps = QSpinBox()
         self.steps.setPrefix("after ")
@@ -54,10 +54,11 @@ class LrSensitivityView(QWidget):
             item.removeItem(curve)
         self.curves = {
             name: item.plot(
-                pen=pg.mkPen(color(name), width=2), symbol="o", symbolSize=5, symbolBrush=color(name), name=name
+                pen=pg.mkPen(color(name), width=2), symbol="o", symbolSize=5, symbolBrush=color(name), name=label(name)
             )
             for name in self.mse
         }
+        fit_legend_rows(self.plot)
         max_steps = min((v.shape[1] - 1 for v in self.mse.values()), default=0)
         self.steps.setRange(0, max_steps)
         if self.steps.value() == 0 or self.steps.value() > max_steps:

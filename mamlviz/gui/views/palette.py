@@ -7,7 +7,10 @@ import math
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-from mamlviz.gui.style import model_color
+from mamlviz.gui.style import RowLegend, display_name, model_color
+
+MIN_PLOT_HEIGHT = 130
+"""Title, axis and a readable view: no view collapses below this in a short Insights dock (~280 px)."""
 
 
 def color(name: str) -> QColor:
@@ -33,9 +36,15 @@ class LogAxis(pg.AxisItem):
         return [(None, multiples((1,))), (None, multiples((2, 5))), (None, multiples((3, 4, 6, 7, 8, 9)))]
 
 
-def plot_widget(title: str, bottom: str, left: str) -> pg.PlotWidget:
-    """A plot with a title, axis labels (uncrowded in log mode), a light grid, no context menu and a legend
-    on a translucent background."""
+def label(name: str) -> str:
+    """The legend text of an initialization: 'maml' -> 'MAML', any other label as it is."""
+    return display_name(name)
+
+
+def plot_widget(title: str, bottom: str, left: str, legend: str = "inside") -> pg.PlotWidget:
+    """A plot with a title, axis labels (uncrowded in log mode), a light grid, no context menu and a legend:
+    inside, on a translucent background, or "right": in a column of its own beside the view (a legend of many
+    entries in a short plot was cut off at the bottom)."""
     widget = pg.PlotWidget(axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")})
     item = widget.getPlotItem()
     item.setTitle(title, size="10pt")
@@ -45,5 +54,21 @@ def plot_widget(title: str, bottom: str, left: str) -> pg.PlotWidget:
     item.setMenuEnabled(False)
     item.hideButtons()
     item.getAxis("left").enableAutoSIPrefix(False)
-    item.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+    if legend == "right":
+        item.legend = RowLegend(labelTextSize="8pt", verSpacing=-6, horSpacing=8)
+        item.layout.addItem(item.legend, 2, 3)
+        item.vb.sigResized.connect(lambda *_: fit_legend_rows(widget))
+    else:
+        item.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+    widget.setMinimumHeight(MIN_PLOT_HEIGHT)
     return widget
+
+
+def fit_legend_rows(widget: pg.PlotWidget, row_px: int = 16) -> None:
+    """Spread a legend beside the plot over as many columns as it needs to fit the view's height (called when the
+    view is resized and when entries change)."""
+    legend = widget.getPlotItem().legend
+    rows = max(1, int(max(widget.getPlotItem().vb.height(), MIN_PLOT_HEIGHT - 60) // row_px))
+    columns = max(1, math.ceil(len(legend.items) / rows))
+    if columns != legend.columnCount:
+        legend.setColumnCount(columns)

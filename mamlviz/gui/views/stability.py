@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from mamlviz.gui.views.palette import color, plot_widget
+from mamlviz.gui.views.palette import color, fit_legend_rows, label, plot_widget
 
 
 class StabilityView(QWidget):
@@ -21,7 +21,7 @@ class StabilityView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = plot_widget("Meta-gradient norm vs inner steps", "inner steps", "‖∇θ L‖")
+        self.plot = plot_widget("Meta-gradient norm vs inner steps", "inner steps", "‖∇θ L‖", "right")
         self.plot.getPlotItem().setLogMode(False, True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.plot)
@@ -45,6 +45,7 @@ class StabilityView(QWidget):
                 symbol="o",
                 symbolSize=5,
                 symbolBrush=color(name),
-                name=name,
+                name=label(name),
                 connect="finite",
             )
+        fit_legend_rows(self.plot)

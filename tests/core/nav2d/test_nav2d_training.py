@@ -133,3 +133,14 @@ def test_the_exported_file_is_the_plain_sequential_plus_log_std(tmp_path):
     from mamlviz.core.nav2d.policy import policy_mean
 
     assert torch.allclose(net(obs), policy_mean(loaded.params, obs), atol=1e-6)
+
+
+def test_the_shipped_policies_load_and_adapt():
+    from mamlviz.resources import SHIPPED_NAV2D, resource_path
+
+    for algo, name in SHIPPED_NAV2D.items():
+        init = load_initialization(resource_path(name))
+        assert init.algorithm == algo and init.config.domain == "nav2d"
+    maml = load_initialization(resource_path(SHIPPED_NAV2D["maml"]))
+    _, returns = adapt_and_rollout(maml.params, (0.4, 0.1), steps=1, n_traj=10, seed=0)
+    assert returns[1].mean() > returns[0].mean()

@@ -274,3 +274,43 @@ def test_classifier_demo_compares_maml_and_metric_learners(data, tmp_path):
     assert after.basis is before.basis and not np.allclose(after.support, before.support)
     drawn = demo.view("ProtoNet", np.concatenate([support, task.queries[:1]]), [0, 1, 2, 0], task.queries[1:])
     assert drawn.support.shape == (4, 2) and drawn.prototypes.shape == (3, 2)
+
+
+def test_the_readme_snippet_classifies_like_mamlviz(data, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text("utf-8")
+    section = readme.split("### A ProtoNet or Matching Net in plain PyTorch", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 12
+    _, support, labels, queries = drawn_task(data)
+    scope = {
+        "support": torch.from_numpy(support)[:, None],
+        "labels": torch.from_numpy(labels),
+        "queries": torch.from_numpy(queries)[:, None],
+    }
+    monkeypatch.chdir(Path(__file__).parents[3])  # the snippet reads resources/ from the repository root
+    exec(compile(code, "README.md", "exec"), scope)
+    params = load_initialization(Path(__file__).parents[3] / "resources/omniglot_5w1s_protonet.safetensors").params
+    expected = metric_predict("protonet", params, support, labels, queries, 3)
+    np.testing.assert_allclose(scope["probs"].detach().double().numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_shipped_protonet_is_a_plain_embedding_with_its_rule():
+    from mamlviz.resources import SHIPPED_OMNIGLOT_PROTONET, resource_path
+
+    path = resource_path(SHIPPED_OMNIGLOT_PROTONET)
+    init = load_initialization(path)
+    assert init.algorithm == "protonet" and init.config.classification.ways == 5
+    assert init.config.classification.train_ways == 60
+    metric.make_embedding(64).load_state_dict(load_file(path))
+    with safe_open(path, framework="pt") as fh:
+        assert __import__("json").loads(fh.metadata()["architecture"])["classifier"] == "protonet"
+
+
+def test_a_pretrained_baseline_trains_beside_a_protonet(data):
+    trainer = Trainer(metric_config(data), with_baseline=True)
+    assert [type(learner).__name__ for learner in trainer.learners] == ["MetricLearner", "Learner"]
+    progress = list(trainer.iterate())
+    assert {"protonet", "pretrained"} <= progress[-1].losses.keys()
+    assert "protonet/3w1s" in progress[-1].validation and "pretrained/3w1s/step0" in progress[-1].validation
