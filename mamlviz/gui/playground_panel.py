@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.data import Truth
 from mamlviz.core.errors import CheckpointError, MamlvizError
+from mamlviz.core.evaluate import DIVERGED_MSE
 from mamlviz.core.sinusoid.playground import ModelCurves, adapt_all
 from mamlviz.gui.mse_curve import MseCurvePlot
 from mamlviz.gui.playground_plot import X_RANGE, PlaygroundPlot
@@ -17,6 +18,11 @@ from mamlviz.gui.style import display_name
 
 GRID = np.linspace(*X_RANGE, 151)
 DOMAIN = "sinusoid"
+
+
+def _mse(value: float) -> str:
+    """An MSE for the corner text: two decimals, or 'diverged' past what `mamlviz eval` counts as diverged."""
+    return f"{value:.2f}" if value < DIVERGED_MSE else "diverged"
 
 
 class PlaygroundPanel(QWidget):
@@ -119,10 +125,10 @@ class PlaygroundPanel(QWidget):
             if model.diverged:
                 rows.append(f"{label}: adaptation diverged (lower α)")
             elif model.true_mse is not None and model.steps:
-                mse = model.true_mse
-                rows.append(f"{label} MSE: θ {mse[0]:.2f} · 1 step {mse[1]:.2f} · {model.steps} steps {mse[-1]:.2f}")
+                mse = [_mse(value) for value in model.true_mse]
+                rows.append(f"{label} MSE: θ {mse[0]} · 1 step {mse[1]} · {model.steps} steps {mse[-1]}")
             elif model.true_mse is not None:
-                rows.append(f"{label} MSE: θ {model.true_mse[0]:.2f}")
+                rows.append(f"{label} MSE: θ {_mse(model.true_mse[0])}")
             elif len(model.support_loss):
                 rows.append(f"{label} support loss after {model.steps} steps: {model.support_loss[-1]:.3f}")
         return "<span style='font-size:9pt'>" + "<br>".join(rows) + "</span>"

@@ -191,3 +191,13 @@ def test_a_diverging_adaptation_is_reported_not_crashed(window):
     window.state.set_points([[-4.0, 2.0], [4.0, -2.0]])
     assert not window.playground.curves["maml"].diverged
     assert "diverged" not in window.playground.plot.summary.toPlainText()
+
+
+def test_a_huge_but_finite_mse_reads_diverged_not_a_long_number(window):
+    from mamlviz.core.sinusoid.playground import ModelCurves
+
+    huge = np.array([1.5, 0.4, 1.156e17])
+    window.playground.curves = {"anil": ModelCurves(np.zeros((3, 4)), np.zeros(3), huge)}
+    text = window.playground.summary_html()
+    assert "θ 1.50 · 1 step 0.40 · 2 steps diverged" in text
+    assert "115" not in text
