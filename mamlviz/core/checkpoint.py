@@ -28,6 +28,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from mamlviz.core import registry
+from mamlviz.core.algorithms import InnerLoop, inner_loop_for
 from mamlviz.core.config import SETTING_LIMITS, ModelConfig, TrainConfig
 from mamlviz.core.errors import CheckpointError, ConfigError
 from mamlviz.core.jsonio import loads_bounded
@@ -49,6 +50,10 @@ class Initialization:
     metrics: dict[str, Any] = field(default_factory=dict)
     inner_lrs: Params | None = None
     """Learned inner step sizes by parameter name (Meta-SGD, MAML++ LSLR), else None."""
+
+    def inner_loop(self, lr: float | None = None) -> InnerLoop:
+        """How it adapts: its learned step sizes, else SGD with α = `lr` (or its config's); ANIL: the head only."""
+        return inner_loop_for(self.config, self.inner_lrs, lr, algo=self.algorithm)
 
 
 def split_inner_lrs(tensors: Params) -> tuple[Params, Params]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from mamlviz.core.algorithms import InnerLoop, inner_loop_for
+from mamlviz.core.algorithms import InnerLoop
 from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.data import Truth, check_points
 from mamlviz.core.errors import MamlvizError
@@ -73,8 +73,7 @@ class AppState(QObject):
 
     def loops(self, names: Iterable[str]) -> dict[str, InnerLoop]:
         """How each named initialization adapts in the playground (α itself comes from `adaptation`)."""
-        inits = {name: self.inits[name] for name in names}
-        return {name: inner_loop_for(i.config, i.inner_lrs, algo=i.algorithm) for name, i in inits.items()}
+        return {name: self.inits[name].inner_loop() for name in names}
 
     def free_name(self, wanted: str) -> str:
         """`wanted`, or `wanted 2`, `wanted 3`… if taken."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import torch
 
-from mamlviz.core.algorithms import InnerLoop, inner_loop_for
+from mamlviz.core.algorithms import InnerLoop
 from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.config import EVAL_SEED, SETTING_LIMITS, TaskConfig
 from mamlviz.core.data import TaskBatch, default_generator
@@ -60,5 +60,5 @@ def evaluate_initialization(
 ) -> list[EvalCurve]:
     """`mamlviz eval` of a sinusoid initialization: one curve per K, adapting the init's own way
     (step size `lr` unless it learned its own; ANIL: the head only)."""
-    loop = inner_loop_for(init.config, init.inner_lrs, lr, algo=init.algorithm)
+    loop = init.inner_loop(lr)
     return [evaluate(init.params, init.config.task, k, steps, n_tasks, loop, seed) for k in shots]

@@ -57,7 +57,7 @@ class TaskMap:
 
 def inner_loop(init: Initialization, lr: float | None = None) -> InnerLoop:
     """How `init` adapts, with step size `lr` (None: its training α) where it has no learned ones."""
-    return inner_loop_for(init.config, init.inner_lrs, lr, algo=init.algorithm)
+    return init.inner_loop(lr)
 
 
 def unsupported(init: Initialization, *, on_points: bool = False) -> str | None:
