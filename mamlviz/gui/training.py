@@ -200,7 +200,9 @@ class TrainingController(QObject):
         self.done = chunk.iteration
         for _, values in chunk.validation:
             self.validation = dict(values)
-        if len(chunk.iterations) and not self.worker.paused:
+        if self.worker.paused:  # the pause's own chunk carries the iteration it stopped at
+            self.status.paused(self.done, config.iterations)
+        elif len(chunk.iterations):
             loss = chunk.losses.get(f"{config.algo}/post")
             self.status.progress(self.done, config.iterations, chunk.rate, None if loss is None else float(loss[-1]))
         if chunk.snapshot is not None:

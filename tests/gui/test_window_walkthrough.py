@@ -50,7 +50,9 @@ def test_the_status_line_says_what_training_is_doing(window, qtbot):
         window.start_training()
     qtbot.waitUntil(lambda: "it/s" in window.status.text(), timeout=10_000)
     window.actions.pause.trigger()
-    qtbot.waitUntil(lambda: "paused at it" in window.status.text(), timeout=5000)
+    qtbot.waitUntil(lambda: f"paused at it {window.training.done:,} /" in window.status.text(), timeout=5000)
+    qtbot.waitUntil(lambda: f"({window.training.done:,} it)" in window.status.text(), timeout=5000)
+    assert f"paused at it {window.training.done:,} /" in window.status.text()  # the same iteration as the snapshot
     assert "it/s" not in window.status.text() and "ETA" not in window.status.text()
     window.actions.pause.trigger()
     with qtbot.waitSignal(window.training.finished, timeout=5000):
