@@ -45,7 +45,7 @@ from mamlviz.gui.state import Adaptation
 from mamlviz.gui.style import display_name
 
 OMNIGLOT_PAPER = PRESETS["Omniglot 5-way 1-shot (Finn et al. 2017)"]
-CLASSIFICATION_ALGORITHMS = ("maml", "fomaml")
+CLASSIFICATION_ALGORITHMS = ("maml", "fomaml", "protonet", "matchingnet")
 """The meta-learners the Omniglot domain trains (the pretrained baseline is trained alongside)."""
 
 

@@ -17,7 +17,6 @@ from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import Truth
 from mamlviz.core.errors import MamlvizError
-from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
 from mamlviz.core.sinusoid.playground import random_truth, sample_points
 from mamlviz.gui import shipped
 from mamlviz.gui.actions import Actions
@@ -156,7 +155,7 @@ class MainWindow(QMainWindow):
         """Omniglot initializations of the state join the Classification tab (once its demo is loaded)."""
         if self.classification.demo is not None:
             for name, init in self.state.inits_of(CLASSIFICATION_DOMAIN).items():
-                self.classification.set_init(name, init.params)
+                self.classification.set_init(name, init.params, init.algorithm)
 
     def _on_unsaved(self) -> None:
         trained = [n for n in self.state.inits_of(CLASSIFICATION_DOMAIN) if n in self.state.unsaved]
@@ -182,10 +181,7 @@ class MainWindow(QMainWindow):
             group.setVisible(on_playground)
         if index == self.classification_index and self.classification.demo is None and not self.jobs.busy:
             self.classification.status.setText("Loading the shipped Omniglot initialization and meta-test alphabets…")
-            self.jobs.run(
-                "omniglot demo",
-                lambda: FewShotDemo.from_files(shipped.omniglot_demo_files(), shipped.shipped_omniglot_data() or None),
-            )
+            self.jobs.run("omniglot demo", shipped.load_omniglot_demo)
 
     def _on_job(self, job: Job) -> None:
         if job.name == "omniglot demo" and job.failed:

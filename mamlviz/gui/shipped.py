@@ -9,18 +9,24 @@ from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import default_generator
 from mamlviz.core.errors import CheckpointError, MamlvizError
 from mamlviz.core.model import init_params
+from mamlviz.core.omniglot.metric_demo import ClassifierDemo
 from mamlviz.gui.style import display_name
 from mamlviz.resources import (
     SHIPPED_FAMILY,
     SHIPPED_MAML,
     SHIPPED_OMNIGLOT_MAML,
     SHIPPED_OMNIGLOT_PRETRAINED,
+    SHIPPED_OMNIGLOT_PROTONET,
     SHIPPED_PRETRAINED,
     resource_path,
 )
 
 DEFAULT_SHOWN = ("maml", "pretrained")
-OMNIGLOT_DEMO = {"MAML": SHIPPED_OMNIGLOT_MAML, "pretrained": SHIPPED_OMNIGLOT_PRETRAINED}
+OMNIGLOT_DEMO = {
+    "MAML": SHIPPED_OMNIGLOT_MAML,
+    "pretrained": SHIPPED_OMNIGLOT_PRETRAINED,
+    "ProtoNet": SHIPPED_OMNIGLOT_PROTONET,
+}
 """The Classification tab's shipped classifiers, by the name it shows."""
 
 
@@ -71,3 +77,9 @@ def init_tooltip(name: str, init: Initialization) -> str:
 
 def omniglot_demo_files() -> dict[str, Path]:
     return {name: resource_path(file) for name, file in OMNIGLOT_DEMO.items()}
+
+
+def load_omniglot_demo() -> ClassifierDemo:
+    """The Classification tab's demo: the shipped MAML, pretrained net and ProtoNet, with the meta-test alphabets
+    where the shipped MAML's Omniglot folder is on this machine. Takes seconds: call it off the GUI thread."""
+    return ClassifierDemo.from_files(omniglot_demo_files(), shipped_omniglot_data() or None)

@@ -25,6 +25,8 @@ BASE_COLORS = {
     "metasgd": "#56B4E9",
     "maml++": "#882255",
     "oracle": "#000000",
+    "protonet": "#AA3377",
+    "matchingnet": "#997700",
 }
 EXTRA_COLORS = ("#44AA99", "#999933", "#AA4499", "#332288")
 TRUTH_COLOR = "#A5A5A5"
@@ -39,6 +41,8 @@ DISPLAY_NAMES = {
     "metasgd": "Meta-SGD",
     "maml++": "MAML++",
     "oracle": "Oracle",
+    "protonet": "ProtoNet",
+    "matchingnet": "Matching Net",
 }
 
 

@@ -7,6 +7,7 @@ the status line are views it drives (any objects with the same methods: the test
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -214,7 +215,8 @@ class TrainingController(QObject):
         metrics = {"validation": dict(self.validation)}
         self.state.source = f"trained here ({iteration:,} it)"
         for algo, params in snapshot.items():
-            init = Initialization(params, self.config, algo, iteration, metrics, inner_lrs.get(algo))
+            config = dataclasses.replace(self.config, algo=algo)  # the baseline's file says it is the baseline
+            init = Initialization(params, config, algo, iteration, metrics, inner_lrs.get(algo))
             self.state.put_init(self.names[algo], init, primary=algo == self.config.algo, unsaved=True)
         self.snapshot_taken.emit(iteration, snapshot[self.config.algo], self.config)
 

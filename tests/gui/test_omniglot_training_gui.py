@@ -42,7 +42,12 @@ def test_choosing_omniglot_shows_its_settings_and_algorithms(window):
     assert not training.form.isRowVisible(training.ways)
     training.set_config(OMNIGLOT_PAPER)
     assert training.form.isRowVisible(training.ways) and not training.form.isRowVisible(training.hidden)
-    assert [training.algorithm.itemData(i) for i in range(training.algorithm.count())] == ["maml", "fomaml"]
+    assert [training.algorithm.itemData(i) for i in range(training.algorithm.count())] == [
+        "maml",
+        "fomaml",
+        "protonet",
+        "matchingnet",
+    ]
     config = training.config()
     assert (config.domain, config.inner_lr, config.meta_batch, config.classification.shots) == ("omniglot", 0.4, 32, 1)
 

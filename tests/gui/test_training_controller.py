@@ -66,3 +66,11 @@ def test_a_config_that_cannot_train_is_one_sentence_and_nothing_is_left_running(
     assert "Traceback" in details
     assert not controller.running and not controller.building
     controller.monitor.reset.assert_not_called()
+
+
+def test_each_snapshot_carries_its_own_learners_config(controller, qtbot):
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.start(_config(iterations=5, algo="maml"), "cpu")
+    baseline = controller.state.inits["Pretrained (trained here)"]
+    assert (baseline.algorithm, baseline.config.algo) == ("pretrained", "pretrained")  # not the run's "maml"
+    assert controller.state.inits["MAML (trained here)"].config.algo == "maml"

@@ -27,7 +27,10 @@ from PySide6.QtWidgets import (
 
 from mamlviz.core.model import Params
 from mamlviz.core.omniglot.fewshot_demo import DemoTask, FewShotDemo
+from mamlviz.core.omniglot.metric import is_metric
+from mamlviz.core.omniglot.metric_demo import ClassifierDemo
 from mamlviz.gui.classification.canvas import DrawingCanvas
+from mamlviz.gui.classification.embedding import EmbeddingPanel, TaskViews, task_views
 from mamlviz.gui.classification.widgets import QueryResult, Thumbnail, WrappingGrid
 from mamlviz.gui.jobs import Job, JobRunner
 
@@ -49,6 +52,8 @@ class ClassificationTab(QWidget):
         self.task: DemoTask | None = None
         self.predictions: dict[str, np.ndarray] = {}
         self.drawn_predictions: dict[str, np.ndarray] = {}
+        self.views: dict[int, TaskViews | None] = {SAMPLED: None, DRAWN: None}
+        """Each mode's embedding views (`embedding.task_views`), computed with its predictions."""
         self.seed = 0
         self.stale = False
         """An initialization changed while the tab was hidden: adapt again when it is shown."""
@@ -96,7 +101,10 @@ class ClassificationTab(QWidget):
         self.support_box = QGroupBox("Support set")
         self.support_grid = QGridLayout(self.support_box)
         self.queries_box = QGroupBox("Queries")
-        key = QLabel("Bars: dashed = before adaptation, filled = after the chosen step.")
+        key = QLabel(
+            "Bars: dashed = before adaptation, filled = after the chosen step"
+            " (ProtoNet and Matching Net take no steps: they compare embeddings)."
+        )
         key.setWordWrap(True)
         self.queries_grid = WrappingGrid()
         queries_layout = QVBoxLayout(self.queries_box)
@@ -104,9 +112,11 @@ class ClassificationTab(QWidget):
         queries_layout.addWidget(self.queries_grid)
         queries_layout.addStretch(1)
         sampled = QWidget()
-        sampled_layout = QHBoxLayout(sampled)
-        sampled_layout.addWidget(self.support_box)
-        sampled_layout.addWidget(self.queries_box, 1)
+        sampled_row = QHBoxLayout()
+        sampled_row.addWidget(self.support_box)
+        sampled_row.addWidget(self.queries_box, 1)
+        sampled_layout = QVBoxLayout(sampled)
+        sampled_layout.addLayout(sampled_row)
 
         self.drawing = QWidget()
         self.drawing_layout = QVBoxLayout(self.drawing)
@@ -135,12 +145,19 @@ class ClassificationTab(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.status)
         layout.addWidget(self.pages, 1)
+        self.embedding = EmbeddingPanel()
+        self.embedding_box = QGroupBox("Embedding view (2-D PCA of this task's support and query drawings)")
+        QVBoxLayout(self.embedding_box).addWidget(self.embedding)
+        self.page_layouts = {SAMPLED: sampled_layout, DRAWN: self.drawing_layout}
+        """The embedding view sits under the shown page (it scrolls with it, the canvases stay on screen)."""
+        sampled_layout.addWidget(self.embedding_box)
         self._update_step_label()
 
     # --- setters (numpy only) ---------------------------------------------------------------
 
     def set_demo(self, demo: FewShotDemo) -> None:
-        """Use these initializations (and their meta-test pool, if any); samples a first task."""
+        """Use these initializations (and their meta-test pool, if any); samples a first task. A
+        `ClassifierDemo` also holds metric learners and gives the embedding view."""
         self.demo = demo
         self._build_drawing_classes(demo.ways, list(demo.inits))
         self.new_task_button.setEnabled(demo.pool is not None)
@@ -151,13 +168,20 @@ class ClassificationTab(QWidget):
         else:
             self.new_task()
 
-    def set_init(self, name: str, params: Params) -> None:
+    def set_init(self, name: str, params: Params, algorithm: str = "maml") -> None:
         """Add or replace one initialization (e.g. one being meta-trained) and adapt to the shown task again;
-        while the tab is hidden that waits until it is shown."""
+        while the tab is hidden that waits until it is shown. A metric `algorithm` ('protonet', 'matchingnet')
+        classifies by its rule; any other adapts by SGD."""
         if self.demo is None:
             return
+        if is_metric(algorithm) and not isinstance(self.demo, ClassifierDemo):  # SGD learners only so far
+            old = self.demo
+            self.demo = ClassifierDemo(old.inits, old.pool, old.ways, old.shots, old.lr)
         added = name not in self.demo.inits
         self.demo.inits[name] = params
+        if isinstance(self.demo, ClassifierDemo):
+            self.demo.rules.pop(name, None)
+            self.demo.rules.update({name: algorithm} if is_metric(algorithm) else {})
         if added:
             self._replace_drawn_result(list(self.demo.inits))
         self.stale = True
@@ -181,9 +205,8 @@ class ClassificationTab(QWidget):
         """Show support (N, K, 28, 28) and queries (M, 28, 28), ink in [0, 1]; clears predictions."""
         labels = np.full(len(queries), -1) if query_labels is None else np.asarray(query_labels)
         self.task = DemoTask(np.asarray(support), np.asarray(queries), labels)
-        self.versions[SAMPLED] += (
-            1  # an adaptation still running is of another task        _clear_layout(self.support_grid)
-        )
+        self.versions[SAMPLED] += 1  # an adaptation still running is of another task
+        _clear_layout(self.support_grid)
         for c, drawings in enumerate(self.task.support):
             self.support_grid.addWidget(QLabel(f"class {c + 1}"), c, 0)
             for k, ink in enumerate(drawings):
@@ -192,6 +215,7 @@ class ClassificationTab(QWidget):
         self.query_results = [QueryResult(names, ink) for ink in self.task.queries]
         self.queries_grid.set_widgets(self.query_results)
         self.predictions = {}
+        self._set_views(SAMPLED, None)
 
     def set_predictions(self, predictions: dict[str, np.ndarray]) -> None:
         """Probabilities (steps + 1, M, N) of the current task's queries per initialization name."""
@@ -218,7 +242,14 @@ class ClassificationTab(QWidget):
     def _adapt_task(self) -> None:
         task, steps = self.task, self.steps_spin.value()
         caption = self.task_caption() if self.seed else "Your task"
-        self._run(SAMPLED, lambda demo: demo.predict_task(task, steps), self.set_predictions, caption)
+        ways, shots = task.support.shape[:2]
+        support, labels = task.support.reshape(ways * shots, *task.support.shape[2:]), np.repeat(np.arange(ways), shots)
+
+        def compute(demo: FewShotDemo) -> tuple[dict[str, np.ndarray], TaskViews]:
+            views = task_views(demo, support, labels, task.queries, steps, task.query_labels)
+            return demo.predict_task(task, steps), views
+
+        self._run(SAMPLED, compute, lambda result: self._show_sampled(*result), caption)
 
     def classify_drawings(self) -> None:
         """Adapt to the drawn support set and classify the drawn query (after every stroke)."""
@@ -235,12 +266,13 @@ class ClassificationTab(QWidget):
             self._set_header(DRAWN, DRAW_HINT + (f" Missing: class {missing[0]}." if missing else ""))
             return
         query, support_images, steps = self.query_canvas.image()[None], np.stack(support), self.steps_spin.value()
-        self._run(
-            DRAWN,
-            lambda demo: demo.predict(support_images, np.array(labels), query, steps),
-            self._show_drawn,
-            "Adapted to your drawings.",
-        )
+        labels = np.array(labels)
+
+        def compute(demo: FewShotDemo) -> tuple[dict[str, np.ndarray], TaskViews]:
+            views = task_views(demo, support_images, labels, query, steps)
+            return demo.predict(support_images, labels, query, steps), views
+
+        self._run(DRAWN, compute, lambda result: self._show_drawn(*result), "Adapted to your drawings.")
 
     def clear_drawings(self) -> None:
         for canvas in [*self.class_canvases, self.query_canvas]:
@@ -248,6 +280,7 @@ class ClassificationTab(QWidget):
         self.kept = [[] for _ in self.class_canvases]
         self._update_kept_labels()
         self.drawn_predictions = {}
+        self._set_views(DRAWN, None)
         self.versions[DRAWN] += 1
         self._set_header(DRAWN, DRAW_HINT)
 
@@ -268,6 +301,8 @@ class ClassificationTab(QWidget):
         self.versions[mode] += 1
         demo = copy.copy(self.demo)
         demo.inits = dict(self.demo.inits)
+        if isinstance(demo, ClassifierDemo):
+            demo.rules = dict(self.demo.rules)
         self._set_header(mode, f"{caption.removesuffix('.')} · Adapting…" if mode == SAMPLED else "Adapting…")
         self.runners[mode].submit(Job(KINDS[mode], self.versions[mode], lambda: compute(demo), (mode, show, caption)))
 
@@ -286,7 +321,18 @@ class ClassificationTab(QWidget):
         """Whether an adaptation is running or waiting."""
         return any(runner.busy for runner in self.runners.values())
 
-    def _show_drawn(self, predictions: dict[str, np.ndarray]) -> None:
+    def _show_sampled(self, predictions: dict[str, np.ndarray], views: TaskViews) -> None:
+        self._set_views(SAMPLED, views)
+        self.set_predictions(predictions)
+
+    def _set_views(self, mode: int, views: TaskViews | None) -> None:
+        """Keep a mode's embedding views; the panel shows the current mode's."""
+        self.views[mode] = views
+        if self._mode() == mode:
+            self.embedding.set_views(views)
+
+    def _show_drawn(self, predictions: dict[str, np.ndarray], views: TaskViews | None = None) -> None:
+        self._set_views(DRAWN, views)
         self.drawn_predictions = predictions
         self.step_slider.setMaximum(next(iter(predictions.values())).shape[0] - 1)
         self._show_step()
@@ -347,6 +393,8 @@ class ClassificationTab(QWidget):
             self.pages.setCurrentIndex(mode)
             self.new_task_button.setVisible(mode == SAMPLED)
             self.status.setText(self.headers[mode])  # Draw mode does not name the sampled task
+            self.page_layouts[mode].addWidget(self.embedding_box)
+            self.embedding.set_views(self.views[mode])
             self._show_step()
 
     def _steps_changed(self, steps: int) -> None:
