@@ -17,7 +17,6 @@ MALLOC_TRIM_THRESHOLD_=1073741824` in the environment has the second table's eff
 from __future__ import annotations
 
 import argparse
-import ctypes
 import statistics
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from mamlviz.core.allocator import keep_large_blocks_on_heap
 from mamlviz.core.data import default_generator
 from mamlviz.core.omniglot import metric
 from mamlviz.core.omniglot.classification import ClassificationBatch, ImagePool, sample_classification_tasks
@@ -46,19 +46,6 @@ def per_task_log_probs(module, theta, rule: str, batch: ClassificationBatch) -> 
 def per_task_loss(module, theta, rule: str, batch: ClassificationBatch) -> torch.Tensor:
     logps = per_task_log_probs(module, theta, rule, batch)
     return sum(F.nll_loss(lp, y) for lp, y in zip(logps, batch.query_y, strict=True)) / len(logps)
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-KEEP_ON_HEAP = 1 << 30
-
-
-def keep_large_blocks_on_heap() -> bool:
-    """glibc: serve blocks up to KEEP_ON_HEAP from the heap and keep freed memory (False where it cannot)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    return all(libc.mallopt(option, ctypes.c_int(KEEP_ON_HEAP)) == 1 for option in (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD))
 
 
 def median_rate(step: Callable[[], None], iters: int) -> float:

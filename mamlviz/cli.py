@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mamlviz.core import distributed, registry
+from mamlviz.core.allocator import keep_large_blocks_on_heap
 from mamlviz.core.config import (
     ALGORITHMS,
     EVAL_SEED,
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_large_blocks_on_heap()  # see core/allocator.py: large batched activations stop page-faulting
     if argv[:1] == ["gui"]:  # argparse's REMAINDER cannot take options like --screenshot first
         from mamlviz.gui.app import main as gui_main
 

@@ -11,6 +11,8 @@ from typing import NoReturn
 
 import torch
 
+from mamlviz.core.allocator import keep_large_blocks_on_heap
+
 USAGE_ERROR = 2
 
 
@@ -150,6 +152,7 @@ def _has_display() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the exit status."""
+    keep_large_blocks_on_heap()  # see core/allocator.py
     argv = list(sys.argv[1:] if argv is None else argv)
     for i, arg in enumerate(argv[:-1]):
         if arg == "--points":  # let "--points -3,1;..." through: argparse takes "-3,1" for an option
