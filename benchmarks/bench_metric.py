@@ -17,20 +17,17 @@ MALLOC_TRIM_THRESHOLD_=1073741824` in the environment has the second table's eff
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from bench_omniglot import synthetic_pool, time_iterations
 from torch.func import functional_call
 
 from mamlviz.core.allocator import keep_large_blocks_on_heap
 from mamlviz.core.data import default_generator
 from mamlviz.core.omniglot import metric
-from mamlviz.core.omniglot.classification import ClassificationBatch, ImagePool, sample_classification_tasks
-from mamlviz.core.omniglot.data import OmniglotSplit
+from mamlviz.core.omniglot.classification import ClassificationBatch, sample_classification_tasks
 
 
 def per_task_log_probs(module, theta, rule: str, batch: ClassificationBatch) -> list[torch.Tensor]:
@@ -48,16 +45,6 @@ def per_task_loss(module, theta, rule: str, batch: ClassificationBatch) -> torch
     return sum(F.nll_loss(lp, y) for lp, y in zip(logps, batch.query_y, strict=True)) / len(logps)
 
 
-def median_rate(step: Callable[[], None], iters: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1.0 / statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ways", type=int, default=5)
@@ -68,9 +55,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    images = (rng.random((100, 20, 28, 28)) < 0.15).astype(np.uint8) * 255  # cost does not depend on content
-    pool = ImagePool.from_split(OmniglotSplit(images, tuple(str(i) for i in range(100))))
+    pool = synthetic_pool()
     generator = default_generator(0)
     theta = {k: v.requires_grad_(True) for k, v in metric.init_embedding_params(64, generator).items()}
     optimizer = torch.optim.Adam(theta.values(), lr=1e-3)
@@ -113,14 +98,14 @@ def main() -> None:
 def table(args, theta, module, train_batch, eval_batch, train_step, eval_step) -> None:
     for rule in metric.RULES:
         rates = {
-            "train batched": median_rate(
+            "train batched": time_iterations(
                 train_step(lambda rule=rule: metric.metric_loss(rule, theta, train_batch)[0]), args.iters
             ),
-            "train per-task loop": median_rate(
+            "train per-task loop": time_iterations(
                 train_step(lambda rule=rule: per_task_loss(module, theta, rule, train_batch)), args.iters
             ),
-            "eval batched": median_rate(eval_step(True, rule), args.iters),
-            "eval per-task loop": median_rate(eval_step(False, rule), args.iters),
+            "eval batched": time_iterations(eval_step(True, rule), args.iters),
+            "eval per-task loop": time_iterations(eval_step(False, rule), args.iters),
         }
         for kind, count in (("train", args.meta_batch), ("eval", args.eval_tasks)):
             batched, loop = rates[f"{kind} batched"], rates[f"{kind} per-task loop"]

@@ -56,7 +56,15 @@ def vmap_loss(module, theta, batch, lr: float, steps: int, first_order: bool):
     return losses.mean()
 
 
+def synthetic_pool(classes: int = 100) -> ImagePool:
+    """Random 28×28 ink for `classes` characters of 20 drawings: the cost does not depend on the content."""
+    rng = np.random.default_rng(0)
+    images = (rng.random((classes, 20, 28, 28)) < 0.15).astype(np.uint8) * 255
+    return ImagePool.from_split(OmniglotSplit(images, tuple(str(i) for i in range(classes))))
+
+
 def time_iterations(step: Callable[[], None], iters: int) -> float:
+    """Calls of `step` per second: the median of `iters` timed calls after one warm-up call."""
     step()  # warm-up
     times = []
     for _ in range(iters):
@@ -76,9 +84,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    images = (rng.random((100, 20, 28, 28)) < 0.15).astype(np.uint8) * 255  # cost does not depend on content
-    pool = ImagePool.from_split(OmniglotSplit(images, tuple(str(i) for i in range(100))))
+    pool = synthetic_pool()
     generator = default_generator(0)
     theta = {k: v.requires_grad_(True) for k, v in init_conv_params(64, args.ways, generator).items()}
     optimizer = torch.optim.Adam(theta.values(), lr=1e-3)

@@ -95,11 +95,10 @@ class PlaygroundPanel(QWidget):
     def refresh(self) -> None:
         """Adapt every ticked initialization on the points and redraw."""
         state, adaptation = self.state, self.state.adaptation
-        shown = state.shown_of(DOMAIN)
-        params = {name: init.params for name, init in shown.items()}
+        params = state.shown_params(DOMAIN)
         try:
             self.curves = adapt_all(
-                params, state.points, GRID, adaptation.lr, adaptation.steps, state.truth, state.loops(shown)
+                params, state.points, GRID, adaptation.lr, adaptation.steps, state.truth, state.loops(params)
             )
         except MamlvizError as exc:
             state.problem.emit(str(exc))

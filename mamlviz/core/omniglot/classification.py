@@ -200,6 +200,21 @@ def check_drawings(images: np.ndarray, what: str) -> np.ndarray:
     return images
 
 
+def check_user_task(
+    support: np.ndarray, labels: np.ndarray, queries: np.ndarray, ways: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A user's task as (support, labels, queries) checked: drawings in bounds, labels 0..ways−1, every class drawn."""
+    support = check_drawings(support, "support drawings")
+    queries = check_drawings(queries, "query drawings")
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.shape != (len(support),) or labels.min() < 0 or labels.max() >= ways:
+        raise DataError(f"support labels must be {len(support)} class numbers between 0 and {ways - 1}.")
+    missing = sorted(set(range(ways)) - set(labels.tolist()))
+    if missing:
+        raise DataError(f"class {missing[0] + 1} has no drawing yet: draw at least one example for every class.")
+    return support, labels, queries
+
+
 def adapt_and_predict(
     theta: Params, support: np.ndarray, labels: np.ndarray, queries: np.ndarray, ways: int, lr: float, steps: int
 ) -> np.ndarray:
@@ -209,14 +224,7 @@ def adapt_and_predict(
     and every class needs at least one drawing. Queries are classified in one batch with the support
     drawings, so batch norm never normalises a lone drawn query by its own statistics.
     """
-    support = check_drawings(support, "support drawings")
-    queries = check_drawings(queries, "query drawings")
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (len(support),) or labels.min() < 0 or labels.max() >= ways:
-        raise DataError(f"support labels must be {len(support)} class numbers between 0 and {ways - 1}.")
-    missing = sorted(set(range(ways)) - set(labels.tolist()))
-    if missing:
-        raise DataError(f"class {missing[0] + 1} has no drawing yet: draw at least one example for every class.")
+    support, labels, queries = check_user_task(support, labels, queries, ways)
     dtype = next(iter(theta.values())).dtype
     x = torch.from_numpy(support)[None, :, None].to(dtype)
     q = torch.from_numpy(queries)[None, :, None].to(dtype)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mamlviz.core.checkpoint import load_initialization
+from mamlviz.core.checkpoint import Initialization, load_initialization
 from mamlviz.core.data import default_generator
 from mamlviz.core.errors import DataError
 from mamlviz.core.model import Params
@@ -42,15 +42,25 @@ class FewShotDemo:
         The adaptation rate is `lr`, else the first file's training α. Takes seconds the first time
         the data is decoded (then cached): call it off the GUI thread.
         """
+        inits, pool = cls.load(paths, data)
+        first = next(iter(inits.values())).config
+        c = first.classification
+        params = {name: init.params for name, init in inits.items()}
+        return cls(params, pool, c.ways, c.shots, lr or first.inner_lr)
+
+    @staticmethod
+    def load(
+        paths: dict[str, str | Path], data: str | Path | None
+    ) -> tuple[dict[str, Initialization], ImagePool | None]:
+        """The Omniglot initializations by name (another domain's file is refused) and, unless `data` is None,
+        the meta-test pool with the first file's rotations."""
         inits = {name: load_initialization(path) for name, path in paths.items()}
         for name, init in inits.items():
             if init.config.domain != "omniglot":
                 raise DataError(f"{paths[name]} is a {init.config.domain} initialization, not an Omniglot classifier.")
-        first = next(iter(inits.values())).config
-        c = first.classification
-        pool = ImagePool.from_split(load_split("evaluation", data), c.rotations) if data is not None else None
-        params = {name: init.params for name, init in inits.items()}
-        return cls(params, pool, c.ways, c.shots, lr or first.inner_lr)
+        rotations = next(iter(inits.values())).config.classification.rotations
+        pool = ImagePool.from_split(load_split("evaluation", data), rotations) if data is not None else None
+        return inits, pool
 
     def sample_task(self, seed: int, queries_per_class: int = 1) -> DemoTask:
         """A fresh N-way K-shot task from the pool (the meta-test alphabets), queries shuffled."""

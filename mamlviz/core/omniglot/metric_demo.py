@@ -20,13 +20,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mamlviz.core.checkpoint import load_initialization
-from mamlviz.core.errors import DataError
 from mamlviz.core.model import Params, expand_to_tasks
 from mamlviz.core.omniglot import metric
-from mamlviz.core.omniglot.classification import ImagePool, adapt_and_predict, ce_sgd_steps, check_drawings, for_ways
+from mamlviz.core.omniglot.classification import (
+    ImagePool,
+    adapt_and_predict,
+    ce_sgd_steps,
+    check_drawings,
+    check_user_task,
+    for_ways,
+)
 from mamlviz.core.omniglot.convnet import HEAD, conv_forward
-from mamlviz.core.omniglot.data import load_split
 from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
 
 Array = np.ndarray
@@ -85,18 +89,6 @@ def view_of(support: Array, labels: Array, queries: Array, ways: int, basis: Bas
     return EmbeddingView(basis.project(support), labels, basis.project(queries), basis.project(means), basis)
 
 
-def _checked(support: Array, labels: Array, queries: Array, ways: int) -> tuple[Array, Array, Array]:
-    support = check_drawings(support, "support drawings")
-    queries = check_drawings(queries, "query drawings")
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (len(support),) or labels.min() < 0 or labels.max() >= ways:
-        raise DataError(f"support labels must be {len(support)} class numbers between 0 and {ways - 1}.")
-    missing = sorted(set(range(ways)) - set(labels.tolist()))
-    if missing:
-        raise DataError(f"class {missing[0] + 1} has no drawing yet: draw at least one example for every class.")
-    return support, labels, queries
-
-
 def _tensors(params: Params, support: Array, labels: Array, queries: Array) -> tuple[Params, Tensor, Tensor, Tensor]:
     params = {k: v.detach() for k, v in params.items()}
     dtype = next(iter(params.values())).dtype
@@ -111,7 +103,7 @@ def metric_predict(rule: str, params: Params, support: Array, labels: Array, que
     `support` (S, 28, 28) and `queries` (Q, 28, 28) hold ink in [0, 1]; `labels` (S,) are 0..ways−1 and every
     class needs at least one drawing.
     """
-    support, labels, queries = _checked(support, labels, queries, ways)
+    support, labels, queries = check_user_task(support, labels, queries, ways)
     params, x, y, q = _tensors(params, support, labels, queries)
     with torch.no_grad():
         return metric.log_probs(rule, params, x, y, q, ways)[0].exp().double().numpy()
@@ -132,7 +124,7 @@ def conv_features(
 ) -> tuple[Array, Array]:
     """MAML's (or the pretrained net's) penultimate features of one task's drawings after `steps` SGD steps at
     rate `lr` on the support: support (S, F) and queries (Q, F), support and queries in one batch."""
-    support, labels, queries = _checked(support, labels, queries, ways)
+    support, labels, queries = check_user_task(support, labels, queries, ways)
     theta, x, y, q = _tensors(theta, support, labels, queries)
     with torch.no_grad():
         start = expand_to_tasks(for_ways(theta, ways), 1)
@@ -169,15 +161,11 @@ class ClassifierDemo(FewShotDemo):
         Ways and shots are the first file's (its test task); `lr` (else the first SGD learner's training α)
         adapts the SGD learners. Takes seconds the first time the data is decoded: call it off the GUI thread.
         """
-        inits = {name: load_initialization(path) for name, path in paths.items()}
-        for name, init in inits.items():
-            if init.config.domain != "omniglot":
-                raise DataError(f"{paths[name]} is a {init.config.domain} initialization, not an Omniglot classifier.")
+        inits, pool = cls.load(paths, data)
         first = next(iter(inits.values())).config
         c = first.classification
         sgd = [init.config for init in inits.values() if not metric.is_metric(init.config.algo)]
         rate = lr or (sgd[0].inner_lr if sgd else first.inner_lr)
-        pool = ImagePool.from_split(load_split("evaluation", data), c.rotations) if data is not None else None
         rules = {name: init.config.algo for name, init in inits.items() if metric.is_metric(init.config.algo)}
         return cls({name: init.params for name, init in inits.items()}, pool, c.ways, c.shots, rate, rules)
 
@@ -200,7 +188,7 @@ class ClassifierDemo(FewShotDemo):
         penultimate features after `steps` steps (pass the `basis` of its step-0 view to compare in one frame)."""
         theta = self.inits[name]
         if name in self.rules:
-            support_c, labels_c, queries_c = _checked(support, labels, queries, self.ways)
+            support_c, labels_c, queries_c = check_user_task(support, labels, queries, self.ways)
             s, q = metric_embeddings(theta, support_c, queries_c)
         else:
             labels_c = np.asarray(labels, dtype=np.int64)
