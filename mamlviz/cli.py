@@ -17,6 +17,7 @@ from mamlviz.core.allocator import keep_large_blocks_on_heap
 from mamlviz.core.config import (
     ALGORITHMS,
     EVAL_SEED,
+    OMNIGLOT_SPLITS,
     ClassificationConfig,
     ModelConfig,
     TaskConfig,
@@ -121,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--data", type=Path, help="omniglot: folder with the archives (default: download them)")
     train.add_argument(
+        "--split",
+        choices=OMNIGLOT_SPLITS,
+        default=classification.split,
+        help="omniglot: meta-train/test on the background/evaluation alphabets, or the paper's fixed random "
+        "1200/423 characters (default: %(default)s)",
+    )
+    train.add_argument(
         "--hidden", type=_hidden, help="hidden sizes, e.g. 40,40 (default: the domain's; sinusoid 40,40, nav2d 100,100)"
     )
     train.add_argument("--seed", type=_seed, default=defaults.seed, help="random seed (default: %(default)s)")
@@ -137,8 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default: %(default)s")
     train.add_argument(
         "--compile",
-        action="store_true",
-        help="torch.compile the (FO-)MAML meta-gradient: ~15 s to compile, then about 2x faster on CPU",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="compile each sinusoid (FO-)MAML meta-iteration into one call (~15 s the first time on a machine, a few "
+        "after; then ~2x faster on CPU); auto: from 20,000 iterations (default: %(default)s)",
     )
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
     train.add_argument("--val-tasks", type=_positive_int, default=defaults.val_tasks, help="validation tasks")
@@ -230,6 +240,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             queries=args.queries or domain.classification.queries,
             train_ways=args.train_ways or domain.classification.train_ways,
             data=str(args.data.resolve()) if args.data else "",
+            split=args.split,
         ),
     )
     cfg = spec.with_shots(cfg, shots)
@@ -239,7 +250,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_writable(args.out)
     if spec.loading_note and ranks.main:
         print(spec.loading_note, file=sys.stderr)
-    trainer = Trainer(cfg, device=device, compile=args.compile, ranks=ranks)
+    compile = {"auto": None, "on": True, "off": False}[args.compile]
+    trainer = Trainer(cfg, device=device, compile=compile, ranks=ranks)
+    if ranks.world == 1 and any(getattr(learner, "fused", None) for learner in trainer.learners):
+        print(
+            "compiling each meta-iteration into one call (--compile off skips it): about 15 s the first time on "
+            "this machine, a few seconds after",
+            file=sys.stderr,
+        )
     started_from = _start_from(trainer, args.init) if args.init is not None else None
     inputs = json.dumps(cfg.to_dict()) + (distributed.file_digest(args.init) if args.init else "")
     distributed.check_same_inputs(ranks, inputs)

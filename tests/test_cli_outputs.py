@@ -180,7 +180,7 @@ def _wait_for_progress(proc: subprocess.Popen, timeout: float = 120.0) -> None:
 )
 def test_a_stop_signal_mid_training_saves_and_exits_with_its_code(signals, code, tmp_path):
     out = tmp_path / "x.safetensors"
-    args = ["train", "--iters", "1000000", *TINY, "--out", str(out)]
+    args = ["train", "--iters", "1000000", "--compile", "off", *TINY, "--out", str(out)]
     proc = _popen(sys.executable, "-m", "mamlviz", *args, cwd=tmp_path)
     try:
         _wait_for_progress(proc)

@@ -190,21 +190,24 @@ def maml_meta_gradient(
     """
     with torch.no_grad():
         n_tasks = batch.support_x.shape[0]
-        params = expand_to_tasks(theta, n_tasks)
-        pre = mse_per_task(forward(params, batch.query_x), batch.query_y).mean()
+        params = theta  # shared by every task until the first inner step
+        pre = mse_per_task(forward(theta, batch.query_x), batch.query_y).mean()
         visited = []
         for _ in range(inner_steps):
             _, grads, cache = mse_backprop(params, batch.support_x, batch.support_y)
             visited.append((params, cache))
             params = _axpy(params, grads, -inner_lr)
         post, cotangent, _ = mse_backprop(params, batch.query_x, batch.query_y)
-        if not first_order:
-            for params, cache in reversed(visited):
+        if first_order or not visited:
+            total = {k: v.sum(0) for k, v in cotangent.items()}
+        else:
+            for params, cache in reversed(visited[1:]):
                 product = mse_hessian_vector_product(params, cache, cotangent)
                 cotangent = _axpy(cotangent, product, -inner_lr)
-        meta_gradient = dict(
-            zip(cotangent, torch._foreach_div([v.sum(0) for v in cotangent.values()], n_tasks), strict=True)
-        )
+            params, cache = visited[0]  # at θ the tasks' products are summed in one matrix product each
+            product = mse_hessian_vector_product(params, cache, cotangent, summed=True)
+            total = _axpy({k: v.sum(0) for k, v in cotangent.items()}, product, -inner_lr)
+        meta_gradient = dict(zip(total, torch._foreach_div(list(total.values()), n_tasks), strict=True))
         return meta_gradient, post.mean(), pre
 
 

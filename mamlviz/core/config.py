@@ -132,6 +132,10 @@ class ModelConfig:
         return (self.in_features, *self.hidden, self.out_features)
 
 
+OMNIGLOT_SPLITS = ("alphabets", "paper")
+"""Values of `ClassificationConfig.split`."""
+
+
 @dataclass(frozen=True)
 class ClassificationConfig:
     """N-way K-shot Omniglot tasks and the 4-block conv net (Finn et al. 2017, section 5.2)."""
@@ -147,6 +151,9 @@ class ClassificationConfig:
     """Folder holding the Omniglot archives; empty: the downloaded official copy."""
     train_ways: int = 0
     """Classes per training episode of the metric learners (ProtoNet paper: 60); 0: `ways`."""
+    split: str = "alphabets"
+    """Meta-train / meta-test characters: 'alphabets', the background / evaluation archives (964 / 659), or
+    'paper', a fixed random 1,200 / 423 split of all 1,623 (Finn et al. 2017; `omniglot.data.meta_split`)."""
 
     def validate(self) -> None:
         for name in ("ways", "shots", "queries", "filters"):
@@ -162,6 +169,8 @@ class ClassificationConfig:
         check_setting("shots", self.shots, "shots per class")
         check_setting("shots", self.queries, "queries per class")
         check_setting("filters", self.filters)
+        if self.split not in OMNIGLOT_SPLITS:
+            raise ConfigError(f"unknown Omniglot split {self.split!r}; choose {' or '.join(OMNIGLOT_SPLITS)}.")
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,9 @@ class RLConfig:
     trajectories: int = 20
     """Trajectories per task per inner step (and of the post-update batch) in training."""
     horizon: int = 100
+    action_scale: float = 0.1
+    """The velocity is clip(action_scale · action, ±0.1) per axis: 0.1 is rllab's `normalize()` (policy actions in
+    [−1, 1] mapped onto the ±0.1 box), as the paper's runs used; 1.0 makes the action the velocity itself."""
     gamma: float = 0.99
     gae_lambda: float = 1.0
     """GAE λ; 1.0: the advantage is the discounted return-to-go minus the linear feature baseline."""
@@ -191,6 +203,8 @@ class RLConfig:
         for name in ("trajectories", "horizon", "cg_iters", "ls_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}.")
+        if not (math.isfinite(self.action_scale) and self.action_scale > 0):
+            raise ConfigError(f"action scale must be positive, got {self.action_scale}.")
         for name in ("gamma", "gae_lambda", "ls_backtrack"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be in [0, 1], got {getattr(self, name)}.")

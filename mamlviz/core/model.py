@@ -74,12 +74,34 @@ def _forward(params: Params, x: Tensor, record: bool) -> tuple[Tensor, list[Tens
     for i, (weight, bias) in enumerate(stack):
         if record:
             inputs.append(h)
-        h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+        h = _linear(h, weight, bias)
         if i < len(stack) - 1:
             h = torch.relu(h)
             if record:
                 masks.append(torch.sign(h.detach()))  # ReLU' as 0/1 in one op (relu(z) > 0 exactly where z > 0)
     return h, inputs, masks
+
+
+def _linear(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """h·Wᵀ + b for inputs (T, N, in): one matrix product over all T·N rows when the layer is shared (W 2-D),
+    one per task when each task has its own (W (T, out, in))."""
+    if weight.dim() == 2:
+        return torch.addmm(bias, h.flatten(0, 1), weight.t()).unflatten(0, h.shape[:2])
+    return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+
+
+def _times(h: Tensor, weight: Tensor) -> Tensor:
+    """h·W for h (T, N, out) and a shared (out, in) or per-task (T, out, in) W."""
+    if weight.dim() == 2:
+        return torch.mm(h.flatten(0, 1), weight).unflatten(0, h.shape[:2])
+    return torch.bmm(h, weight)
+
+
+def _outer(a: Tensor, b: Tensor, summed: bool) -> Tensor:
+    """Each task's aᵀ·b for a (T, N, out) and b (T, N, in): (T, out, in), or their sum over tasks (out, in)."""
+    if summed:
+        return torch.mm(a.flatten(0, 1).t(), b.flatten(0, 1))
+    return torch.bmm(a.transpose(1, 2), b)
 
 
 def mse_per_task(prediction: Tensor, target: Tensor) -> Tensor:
@@ -100,8 +122,9 @@ class Backprop:
 def mse_backprop(params: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Params, Backprop]:
     """Per-task MSE, its gradient by hand-written backprop (exact: ReLU'' = 0), and the cache.
 
-    Built from differentiable ops, so autograd can differentiate *through* it for the
-    second-order meta-gradient without a double backward.
+    `params` are per task (leading dimension T) or shared by all tasks (no task dimension: the
+    gradients are still per task). Built from differentiable ops, so autograd can differentiate
+    *through* it for the second-order meta-gradient without a double backward.
     """
     out, inputs, masks = forward_with_activations(params, x)
     residual = out - y
@@ -113,9 +136,9 @@ def mse_backprop(params: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Params, 
     deltas: list[Tensor] = []
     for i in range(len(stack) - 1, -1, -1):
         deltas.append(delta)
-        grads += [delta.sum(1), torch.bmm(delta.transpose(1, 2), inputs[i])]
+        grads += [delta.sum(1), _outer(delta, inputs[i], summed=False)]
         if i > 0:
-            delta = torch.bmm(delta, stack[i][0]) * masks[i - 1]
+            delta = _times(delta, stack[i][0]) * masks[i - 1]
     return loss, _named(params, grads[::-1]), Backprop(inputs, masks, deltas[::-1], scale)
 
 
@@ -125,8 +148,9 @@ def mse_loss_and_grad(params: Params, x: Tensor, y: Tensor) -> tuple[Tensor, Par
     return loss, grads
 
 
-def mse_hessian_vector_product(params: Params, cache: Backprop, vector: Params) -> Params:
-    """H·v of each task's MSE at `params`, by Pearlmutter's R-operator (no autograd).
+def mse_hessian_vector_product(params: Params, cache: Backprop, vector: Params, summed: bool = False) -> Params:
+    """H·v of each task's MSE at `params` (per task or shared, as in `mse_backprop`), by Pearlmutter's
+    R-operator (no autograd); with `summed`, the sum of the tasks' products.
 
     Forward pass of the directional derivatives of the pre-activations, then the backward
     pass of the directional derivatives of the deltas; masks are constant (ReLU'' = 0).
@@ -134,21 +158,20 @@ def mse_hessian_vector_product(params: Params, cache: Backprop, vector: Params) 
     stack, directions = layers(params), layers(vector)
     r_inputs: list[Tensor | None] = [None]
     for i, ((weight, _), (v_weight, v_bias)) in enumerate(zip(stack, directions, strict=True)):
-        r_z = torch.baddbmm(v_bias.unsqueeze(1), cache.inputs[i], v_weight.transpose(1, 2))
+        r_z = _linear(cache.inputs[i], v_weight, v_bias)
         if r_inputs[i] is not None:
-            r_z = torch.baddbmm(r_z, r_inputs[i], weight.transpose(1, 2))
+            r_z = r_z + _times(r_inputs[i], weight.transpose(-1, -2))
         if i < len(stack) - 1:
             r_inputs.append(r_z * cache.masks[i])
     r_delta = r_z * cache.scale
     products: list[Tensor] = []
     for i in range(len(stack) - 1, -1, -1):
-        r_weight = torch.bmm(r_delta.transpose(1, 2), cache.inputs[i])
+        r_weight = _outer(r_delta, cache.inputs[i], summed)
         if r_inputs[i] is not None:
-            r_weight = torch.baddbmm(r_weight, cache.deltas[i].transpose(1, 2), r_inputs[i])
-        products += [r_delta.sum(1), r_weight]
+            r_weight = r_weight + _outer(cache.deltas[i], r_inputs[i], summed)
+        products += [r_delta.sum((0, 1) if summed else 1), r_weight]
         if i > 0:
-            r_delta = torch.baddbmm(torch.bmm(cache.deltas[i], directions[i][0]), r_delta, stack[i][0])
-            r_delta = r_delta * cache.masks[i - 1]
+            r_delta = (_times(cache.deltas[i], directions[i][0]) + _times(r_delta, stack[i][0])) * cache.masks[i - 1]
     return _named(params, products[::-1])
 
 

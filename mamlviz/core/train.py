@@ -31,6 +31,7 @@ from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch, default_generator
 from mamlviz.core.distributed import SINGLE, Ranks, broadcast, reducer, take_tasks
 from mamlviz.core.errors import ConfigError, TrainingDiverged
+from mamlviz.core.fused import MetaUpdate, fusable
 from mamlviz.core.model import Params
 
 
@@ -85,20 +86,20 @@ def gradient_for(algo: str, cfg: TrainConfig, compile: bool = False) -> Gradient
     """Meta-gradient, loss and metrics: by hand for (FO-)MAML without MSL or LSLR and for the joint
     regressors (pretrained, oracle), else autograd.
 
-    `compile` runs the hand-written (FO-)MAML meta-gradient through `torch.compile` (about 15 s
-    to compile on CPU, then roughly twice as fast); the autograd paths are never compiled.
+    `compile` returns a `fused.MetaUpdate`: the hand-written (FO-)MAML meta-iteration, meta-gradient and Adam
+    update, compiled into one call (a `Learner` given one takes its steps through it); the autograd paths are
+    never compiled.
     """
-    if algo in ("maml", "fomaml") and not (cfg.msl or cfg.lslr):
-        meta_gradient = torch.compile(maml_meta_gradient, dynamic=False) if compile else maml_meta_gradient
+    if fusable(cfg, algo):
 
         def fast(
             theta: Params, lrs: Params, batch: TaskBatch, iteration: int
         ) -> tuple[Params, Tensor, dict[str, Tensor]]:
             first_order = algo == "fomaml" or iteration <= cfg.first_order_until
-            grads, post, pre = meta_gradient(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
+            grads, post, pre = maml_meta_gradient(theta, batch, cfg.inner_lr, cfg.inner_steps, first_order=first_order)
             return grads, post, {f"{algo}/pre": pre, f"{algo}/post": post}
 
-        return fast
+        return MetaUpdate(algo, cfg, fast) if compile else fast
     if algo in ("pretrained", "oracle"):
         view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
 
@@ -132,6 +133,8 @@ class Learner:
 
     Adam with the meta learning rate; Reptile takes plain SGD steps of size ε on its surrogate.
     `theta` may carry learned step sizes as `inner_lr.*` entries (as exported); else they start at α.
+    Given a `fused.MetaUpdate` as its gradient, a learner on one rank takes each step as that one compiled call,
+    with its own Adam moments (the same update as torch.optim.Adam's).
     """
 
     def __init__(
@@ -155,22 +158,23 @@ class Learner:
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.reduce: Callable[[Params, Tensor], tuple[Params, Tensor]] | None = None
         """Set by the `Trainer` when several ranks train this learner (`distributed.reducer`)."""
+        self.fused = self.gradient if isinstance(self.gradient, MetaUpdate) else None
+        self.moments = [{k: torch.zeros_like(v) for k, v in self.theta.items()} for _ in range(2)]
+        self.fused_steps = 0
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
         if self.cfg.cosine:
             for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
                 group["lr"] = base * cosine_factor(iteration, self.cfg.iterations)
+        if self.fused is not None and self.reduce is None:
+            return self.fused_step(batch, iteration)
         grads, loss, metrics = self.gradient(self.theta, self.inner_lrs, batch, iteration)
         if self.reduce is not None:  # several ranks: the mean over the global meta-batch
             grads, loss = self.reduce(grads, loss)
         grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))
         if not bool(torch.isfinite(loss + grad_norm)):
-            raise TrainingDiverged(
-                iteration,
-                f"{self.algo} training loss became non-finite at iteration {iteration}; "
-                "the last finite parameters are kept. Try a smaller inner or meta learning rate.",
-            )
+            raise self.diverged(iteration)
         for name, variable in self.variables.items():
             variable.grad = grads[name]
         self.optimizer.step()
@@ -178,6 +182,24 @@ class Learner:
             for lrs in self.inner_lrs.values():
                 lrs.clamp_(min=0.0)
         return metrics
+
+    def fused_step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
+        """The meta-update as one compiled call; θ and the moments stay as they were if it was not finite."""
+        assert self.fused is not None
+        plain = {k: v.detach() for k, v in self.theta.items()}  # the same storage, updated in place
+        lr = self.optimizer.param_groups[0]["lr"]
+        post, pre, finite = self.fused.update(plain, *self.moments, self.fused_steps + 1, lr, batch, iteration)
+        if not bool(finite):
+            raise self.diverged(iteration)
+        self.fused_steps += 1
+        return {f"{self.algo}/pre": pre, f"{self.algo}/post": post}
+
+    def diverged(self, iteration: int) -> TrainingDiverged:
+        return TrainingDiverged(
+            iteration,
+            f"{self.algo} training loss became non-finite at iteration {iteration}; "
+            "the last finite parameters are kept. Try a smaller inner or meta learning rate.",
+        )
 
     def snapshot(self) -> Params:
         return {k: v.detach().cpu().clone() for k, v in self.theta.items()}
@@ -217,7 +239,8 @@ class Trainer:
     `iterate()` is the generator; the learners stay readable whenever it is suspended,
     stopped or has raised, so a consumer can always `snapshot()` what was trained so far.
     Deterministic for a seed on CPU. The task family is `cfg.domain`'s (see `registry`). `init` starts
-    from given parameters per learner; `compile` compiles the sinusoid (FO-)MAML meta-gradient (see `gradient_for`).
+    from given parameters per learner; `compile` compiles each sinusoid (FO-)MAML meta-iteration (see
+    `gradient_for`; None: where the run is long enough, `fused.compile_by_default`).
     """
 
     def __init__(
@@ -227,7 +250,7 @@ class Trainer:
         with_baseline: bool = False,
         device: str | torch.device = "cpu",
         init: dict[str, Params] | None = None,
-        compile: bool = False,
+        compile: bool | None = False,
         ranks: Ranks = SINGLE,
     ) -> None:
         cfg.validate()

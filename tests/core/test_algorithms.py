@@ -59,7 +59,7 @@ def fast_meta_gradient(theta, batch, lr, steps, first_order):
 
 
 @pytest.mark.parametrize("implementation", [batched_meta_gradient, fast_meta_gradient])
-@pytest.mark.parametrize("steps", [1, 3])
+@pytest.mark.parametrize("steps", [1, 3, 5])
 @pytest.mark.parametrize("first_order", [False, True])
 def test_meta_gradient_matches_per_task_loop(setup, implementation, steps, first_order):
     theta, batch = setup

@@ -64,7 +64,7 @@ def test_invalid_configs_are_refused(change, message):
 
 
 @pytest.mark.slow
-def test_compiled_meta_gradient_matches_eager():
+def test_compiled_meta_iterations_match_eager():
     cfg = dataclasses.replace(TINY, iterations=3)
     eager, compiled = Trainer(cfg), Trainer(cfg, compile=True)
     for _ in zip(eager.iterate(), compiled.iterate(), strict=True):

@@ -67,10 +67,13 @@ def test_queries_wrap_to_the_width_instead_of_scrolling_sideways(tab, qtbot):
 
 
 def stroke(qtbot, canvas, points):
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(*points[0]))
+    """A mouse stroke through `points`, given on a 112-pixel canvas and scaled to this one's size."""
+    scale = canvas.width() / 112
+    points = [QPoint(round(x * scale), round(y * scale)) for x, y in points]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=points[0])
     for point in points[1:]:
-        qtbot.mouseMove(canvas, QPoint(*point))
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(*points[-1]))
+        qtbot.mouseMove(canvas, point)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=points[-1])
 
 
 SHAPES = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 
 from mamlviz.core.data import default_generator
 from mamlviz.core.omniglot.classification import ImagePool
@@ -130,3 +130,99 @@ def test_training_a_protonet_from_the_window_adds_it_to_the_tab(window, qtbot, t
     assert "ProtoNet (trained here)" in [
         tab.embedding.metric_plot.chooser.itemText(i) for i in range(tab.embedding.metric_plot.chooser.count())
     ]
+
+
+def test_training_a_matching_net_from_the_window_streams_to_the_monitor_and_answers_in_the_tab(window, qtbot, tmp_path):
+    training = window.controls.training
+    training.set_config(OMNIGLOT_PAPER)
+    algorithms = [training.algorithm.itemData(i) for i in range(training.algorithm.count())]
+    training.algorithm.setCurrentIndex(algorithms.index("matchingnet"))
+    assert training.config().algo == "matchingnet"
+    training.ways.setValue(WAYS)
+    training.meta_batch.setValue(2)
+    training.iterations.setValue(3)
+    training.data.setText(str(make_omniglot(tmp_path / "omniglot", characters=3)))
+    window.classification.set_demo(small_demo(shots=1))
+    window.tabs.setCurrentIndex(window.classification_index)
+    with qtbot.waitSignal(window.training.started, timeout=30_000):
+        window.actions.start.trigger()
+    with qtbot.waitSignal(window.training.finished, timeout=90_000):
+        pass
+    assert window.training.done == 3
+    series = window.monitor.losses.series
+    trained = [key for key in series if key.startswith("matchingnet/")]
+    assert trained, f"the monitor has no Matching Net curve: {sorted(series)}"
+    assert any(series[key].n > 0 and np.isfinite(series[key].y[: series[key].n]).all() for key in trained)
+    tab = window.classification
+    name = "Matching Net (trained here)"
+    assert tab.demo.rules[name] == "matchingnet"
+    qtbot.waitUntil(lambda: not tab.busy and name in tab.predictions, timeout=30_000)
+    probabilities = tab.predictions[name]
+    assert probabilities.shape == (4, WAYS, WAYS)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(probabilities[0], probabilities[-1])  # it takes no steps
+    for result in tab.query_results:
+        assert name in result.answers
+        assert result.answers[name].text().startswith(f"{name}: class ")
+        assert result.answers[name].text()[-1] in "✓✗"
+        assert result.bars[name].after is not None
+    choices = [tab.embedding.metric_plot.chooser.itemText(i) for i in range(tab.embedding.metric_plot.chooser.count())]
+    assert name in choices
+
+
+def _fully_shown(widget, window) -> bool:
+    """Shown and whole: inside each widget above it up to the window (a scroll area's viewport clips what is
+    scrolled away), so inside the window too."""
+    if not widget.isVisible():
+        return False
+    parent = widget.parentWidget()
+    while parent is not None:
+        if not parent.rect().contains(QRect(widget.mapTo(parent, QPoint(0, 0)), widget.size())):
+            return False
+        if parent is window:
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def test_at_1400_by_900_the_canvases_every_answer_and_the_embedding_view_are_on_screen(window, qtbot):
+    assert window.size() == QSize(1400, 900)
+    tab = window.classification
+    window.tabs.setCurrentIndex(window.classification_index)
+    with qtbot.waitSignal(tab.predictions_changed, timeout=30_000):
+        tab.set_demo(small_demo(shots=1))
+    qtbot.waitUntil(lambda: not tab.busy)
+    qtbot.waitUntil(lambda: _fully_shown(tab.embedding_box, window))
+    assert _fully_shown(tab.embedding.metric_plot.plot, window) and _fully_shown(tab.embedding.sgd_plot.plot, window)
+    qtbot.mouseClick(tab.draw_button, Qt.MouseButton.LeftButton)
+    for canvas, shape in zip(tab.class_canvases, SHAPES, strict=True):
+        stroke(qtbot, canvas, shape)
+    with qtbot.waitSignal(tab.predictions_changed, timeout=30_000):
+        stroke(qtbot, tab.query_canvas, SHAPES[1])
+    qtbot.waitUntil(lambda: not tab.busy)
+    shown = {
+        "embedding view": tab.embedding_box,
+        "query canvas": tab.query_canvas,
+        **{f"class {c + 1} canvas": canvas for c, canvas in enumerate(tab.class_canvases)},
+        **{f"{name}'s bars": bars for name, bars in tab.drawn_result.bars.items()},
+        **{f"{name}'s answer": label for name, label in tab.drawn_result.answers.items()},
+    }
+    assert list(tab.drawn_result.bars) == ["MAML", "pretrained", "ProtoNet"]
+    hidden = [what for what, widget in shown.items() if not _fully_shown(widget, window)]
+    assert not hidden, f"cut off or scrolled away at 1400×900: {hidden}"
+    assert len(tab.embedding.metric_plot.support.data) == WAYS, "the embedding view shows the drawn task"
+
+
+def test_a_maml_file_of_another_number_of_ways_is_named_in_the_header_not_silently_zeroed(tab, qtbot):
+    twenty_way = init_conv_params(8, 20, default_generator(1))
+    with qtbot.waitSignal(tab.predictions_changed, timeout=30_000):
+        tab.set_init("MAML (file)", twenty_way, "maml")
+    assert tab.predictions["MAML (file)"].shape == (4, WAYS, WAYS)
+    assert (
+        f"MAML (file) was meta-trained for 20-way tasks: on {WAYS}-way ones its head starts at zero."
+        in tab.status.text()
+    )
+    assert "pretrained" not in tab.head_notes  # its 24-way head is replaced on purpose
+    with qtbot.waitSignal(tab.predictions_changed, timeout=30_000):
+        tab.set_init("MAML (file)", init_conv_params(8, WAYS, default_generator(1)), "maml")
+    assert "meta-trained for" not in tab.status.text()

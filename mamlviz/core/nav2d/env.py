@@ -1,7 +1,9 @@
 """The paper's point robot, vectorized in torch (no gym): every task and trajectory of a batch at once.
 
-A point starts at (0, 0); its goal is drawn from U[−0.5, 0.5]². The action is a velocity, clipped to
-[−0.1, 0.1] per axis; the state moves by the clipped action. The reward is minus the **L2 distance** (not
+A point starts at (0, 0); its goal is drawn from U[−0.5, 0.5]². The policy's action a moves the point by the
+velocity clip(s·a, −0.1, 0.1) per axis, with s = `RLConfig.action_scale` = 0.1 by default: the reference code wraps
+the environment in rllab's `normalize()`, which maps actions in [−1, 1] onto the ±0.1 box, so the policy's noise
+is a tenth of what it would be on the raw velocity. The reward is minus the **L2 distance** (not
 squared) from the new position to the goal, as in the reference code (cbfinn/maml_rl
 `point_env_randgoal.py`; the paper's text says "squared"). The episode is done once the new position is within
 0.01 of the goal on both axes (that step's reward counts; later steps are masked out) or after the horizon of 100
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from mamlviz.core.config import RLConfig
 from mamlviz.core.model import Params
 from mamlviz.core.nav2d.policy import policy_mean
 
@@ -31,9 +34,11 @@ def sample_goals(n_tasks: int, generator: torch.Generator, dtype: torch.dtype = 
     return (torch.rand(n_tasks, 2, generator=generator, dtype=dtype) * 2 - 1) * GOAL_RANGE
 
 
-def step(position: Tensor, action: Tensor, goal: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def step(
+    position: Tensor, action: Tensor, goal: Tensor, action_scale: float = RLConfig.action_scale
+) -> tuple[Tensor, Tensor, Tensor]:
     """One transition: (next position, reward −‖next − goal‖₂, done) for broadcastable tensors (..., 2)."""
-    moved = position + action.clamp(-ACTION_LIMIT, ACTION_LIMIT)
+    moved = position + (action_scale * action).clamp(-ACTION_LIMIT, ACTION_LIMIT)
     offset = moved - goal
     return moved, -torch.linalg.vector_norm(offset, dim=-1), (offset.abs() < GOAL_TOLERANCE).all(-1)
 
@@ -81,6 +86,7 @@ def rollout(
     generator: torch.Generator,
     horizon: int = HORIZON,
     oracle: bool = False,
+    action_scale: float = RLConfig.action_scale,
 ) -> Trajectories:
     """Sample `n_traj` trajectories per goal with the Gaussian policy (shared or per-task parameters)."""
     n_tasks = goals.shape[0]
@@ -96,7 +102,7 @@ def rollout(
     for t in range(horizon):
         obs = policy_input(position, goals, oracle)
         action = policy_mean(detached, obs) + std * noise[t]
-        moved, reward, done = step(position, action, goal)
+        moved, reward, done = step(position, action, goal, action_scale)
         observations.append(obs)
         actions.append(action)
         rewards.append(torch.where(alive, reward, 0.0))

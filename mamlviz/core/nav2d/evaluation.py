@@ -71,7 +71,7 @@ def adapt_and_rollout_tasks(
     current = {k: v.detach() for k, v in params.items()}
     positions, masks, returns, history = [], [], [], [current]
     for k in range(steps + 1):
-        traj = rollout(current, goals, n_traj, generator, rl.horizon, oracle=oracle)
+        traj = rollout(current, goals, n_traj, generator, rl.horizon, oracle, rl.action_scale)
         positions.append(traj.positions)
         masks.append(traj.mask)
         returns.append(traj.returns)
@@ -90,6 +90,7 @@ def adapt_and_rollout(
     seed: int = 0,
     lrs: Sequence[float] = EVAL_LRS,
     oracle: bool = False,
+    rl: RLConfig | None = None,
 ) -> tuple[Tensor, Tensor]:
     """For the app: one goal (x, y) in [−0.5, 0.5]². Returns (paths, returns):
 
@@ -101,7 +102,7 @@ def adapt_and_rollout(
     Deterministic for a seed; about 0.1 s for 3 steps of 40 trajectories on one CPU thread.
     """
     goals = torch.as_tensor(goal, dtype=params["log_std"].dtype).reshape(1, 2)
-    result = adapt_and_rollout_tasks(params, goals, steps, n_traj, seed, lrs, oracle=oracle)
+    result = adapt_and_rollout_tasks(params, goals, steps, n_traj, seed, lrs, rl, oracle)
     return result.positions[:, 0], result.returns[:, 0]
 
 

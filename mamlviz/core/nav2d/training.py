@@ -134,7 +134,7 @@ class TRPOLearner:
         generator = torch.Generator(device=self.device).manual_seed(batch.seed)
         goals = batch.goals.to(self.device)
         oracle = algo == "oracle"
-        pre = rollout(self.theta, goals, rl.trajectories, generator, rl.horizon, oracle=oracle)
+        pre = rollout(self.theta, goals, rl.trajectories, generator, rl.horizon, oracle, rl.action_scale)
         metrics: dict[str, Tensor] = {}
         if algo in ADAPTING:
             pre_adv = advantages(pre, rl.gamma, rl.gae_lambda)
@@ -145,7 +145,7 @@ class TRPOLearner:
 
             with torch.no_grad():
                 start = adapted(False)
-            post_traj = rollout(start, goals, rl.trajectories, generator, rl.horizon)
+            post_traj = rollout(start, goals, rl.trajectories, generator, rl.horizon, action_scale=rl.action_scale)
             post = post_batch(start, post_traj, advantages(post_traj, rl.gamma, rl.gae_lambda))
             metrics[f"{algo}/return_pre"] = pre.returns.mean()
             metrics[f"{algo}/return_post"] = post_traj.returns.mean()

@@ -5,6 +5,8 @@ meta-test), or their extracted folders, laid out `<split>/<Alphabet>/characterNN
 The 105×105 one-bit PNGs are decoded with Pillow (size checked before decoding), box-resampled to
 28×28 and inverted so ink is 255 on a 0 background. A decoded split is cached as `.npz` in the
 user cache folder, keyed by the archive's SHA-256, so the second load takes well under a second.
+`meta_split` / `load_meta_test` give the meta-train and meta-test characters of a config's `split`: the two
+archives as they are ('alphabets'), or the paper's random split of their 1,623 characters ('paper').
 """
 
 from __future__ import annotations
@@ -25,10 +27,15 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mamlviz.core.errors import DataError
+from mamlviz.core.config import OMNIGLOT_SPLITS
+from mamlviz.core.errors import ConfigError, DataError
 
 SPLITS = {"background": "images_background", "evaluation": "images_evaluation"}
-"""Meta-training uses the background alphabets, meta-test the evaluation alphabets."""
+"""The two archives; split 'alphabets' meta-trains on the background ones and meta-tests on the evaluation ones."""
+PAPER_TRAIN_FRACTION = 1200 / 1623
+"""Split 'paper' (Finn et al. 2017, after Santoro et al. 2016): 1,200 of the 1,623 characters meta-train."""
+PAPER_SPLIT_SEED = 0
+"""Seed of the paper split's shuffle, fixed (not the training seed) so training and `mamlviz eval` agree."""
 SOURCE_SIZE = 105
 IMAGE_SIZE = 28
 OFFICIAL_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/{name}.zip"
@@ -86,6 +93,42 @@ def load_split(
     if cache_file is not None:
         _write_cache(cache_file, loaded)
     return loaded
+
+
+def meta_split(split: str, background: OmniglotSplit, evaluation: OmniglotSplit) -> tuple[OmniglotSplit, OmniglotSplit]:
+    """(meta-train, meta-test) characters of a `ClassificationConfig.split`, from both loaded archives.
+
+    'alphabets': the archives as they are. 'paper': the background then the evaluation characters (each in the
+    loader's sorted 'Alphabet/characterNN' order, named '<archive>/Alphabet/characterNN'), shuffled by
+    `numpy.random.RandomState(PAPER_SPLIT_SEED).permutation` (the legacy stream, which NumPy keeps frozen); the
+    first round(n · 1200 / 1623) meta-train (1,200 of the official 1,623), the rest (423) meta-test.
+    """
+    if split == "alphabets":
+        return background, evaluation
+    if split not in OMNIGLOT_SPLITS:
+        raise ConfigError(f"unknown Omniglot split {split!r}; choose {' or '.join(OMNIGLOT_SPLITS)}.")
+    if background.images.shape[1:] != evaluation.images.shape[1:]:
+        raise DataError(
+            f"the archives hold {background.images.shape[1]} and {evaluation.images.shape[1]} drawings per "
+            "character; the paper split pools them and needs the same number."
+        )
+    images = np.concatenate([background.images, evaluation.images])
+    names = [
+        f"{archive}/{c}"
+        for archive, part in (("background", background), ("evaluation", evaluation))
+        for c in part.characters
+    ]
+    order = np.random.RandomState(PAPER_SPLIT_SEED).permutation(len(names))  # a stream NumPy keeps frozen
+    parts = np.split(order, [round(len(names) * PAPER_TRAIN_FRACTION)])
+    train, test = (OmniglotSplit(images[rows], tuple(names[r] for r in rows)) for rows in parts)
+    return train, test
+
+
+def load_meta_test(split: str, data: str | Path | None = None) -> OmniglotSplit:
+    """The meta-test characters of `split` (see `meta_split`); 'paper' loads both archives."""
+    if split == "alphabets":
+        return load_split("evaluation", data)
+    return meta_split(split, load_split("background", data), load_split("evaluation", data))[1]
 
 
 def _locate(name: str, data: Path | None) -> Path:

@@ -16,7 +16,7 @@ from mamlviz.core.model import Params
 from mamlviz.core.omniglot import metric
 from mamlviz.core.omniglot.classification import ImagePool, check_head, evaluate_classification
 from mamlviz.core.omniglot.convnet import BLOCKS, HEAD, IMAGE_SIZE, param_shapes
-from mamlviz.core.omniglot.data import load_split
+from mamlviz.core.omniglot.data import load_meta_test
 from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport
 
 EVAL_STEPS = 5
@@ -24,6 +24,8 @@ EVAL_STEPS = 5
 TWENTY_WAY = 20
 TWENTY_WAY_DEFAULTS = {"inner_lr": 0.1, "meta_batch": 16, "inner_steps": 5}
 """The paper's 20-way Omniglot settings, used from TWENTY_WAY ways up where not given."""
+TEST_SETS = {"alphabets": "evaluation alphabets", "paper": "paper split's test characters"}
+"""The meta-test characters of each `ClassificationConfig.split`, as the eval table names them."""
 
 
 def config_architecture(config: TrainConfig, params: Params) -> dict[str, Any]:
@@ -54,15 +56,16 @@ def check_config_params(params: Params, config: TrainConfig, source: str) -> Non
 
 
 def _evaluate_files(options: EvalOptions, files: Sequence[tuple[Path, Initialization]]) -> EvalReport:
-    """N-way K-shot accuracy on meta-test tasks from the evaluation alphabets, after 0..steps updates."""
+    """N-way K-shot accuracy on meta-test tasks of each file's split (`data.load_meta_test`), after 0..steps
+    updates."""
     steps = options.steps or EVAL_STEPS
     results, pools = [], {}
     for path, init in files:
         c = init.config.classification
         data = str(options.data) if options.data else (c.data if c.data and Path(c.data).is_dir() else "")
-        key = (data, c.rotations)
+        key = (data, c.rotations, c.split)
         if key not in pools:
-            pools[key] = ImagePool.from_split(load_split("evaluation", data or None), c.rotations)
+            pools[key] = ImagePool.from_split(load_meta_test(c.split, data or None), c.rotations)
         ways, lr = options.ways or c.ways, options.inner_lr or init.config.inner_lr
         rule = metric.is_metric(init.config.algo)
         for shots in options.shots or [c.shots]:
@@ -83,8 +86,9 @@ def _evaluate_files(options: EvalOptions, files: Sequence[tuple[Path, Initializa
             results.append(row)
     columns = range(steps + 1)
     width = file_column_width(row["file"] for row in results)
+    test_sets = ", ".join(TEST_SETS[split] for split in sorted({split for *_, split in pools}))
     lines = [
-        f"query accuracy (%) on {options.tasks} meta-test tasks (Omniglot evaluation alphabets), mean ± 95% interval",
+        f"query accuracy (%) on {options.tasks} meta-test tasks (Omniglot {test_sets}), mean ± 95% interval",
         f"{'file':<{width}} {'algo':<11} {'task':>6} {'α':>5} "
         + " ".join(f"{f'step {s}':>13}" for s in columns)
         + f" {'paper':>6}",

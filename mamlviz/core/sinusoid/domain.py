@@ -14,11 +14,12 @@ from mamlviz.core.checkpoint import Initialization, architecture, check_params
 from mamlviz.core.config import EVAL_SEED, TrainConfig
 from mamlviz.core.data import TaskBatch
 from mamlviz.core.evaluate import file_column_width, mse_after_steps, summarize
+from mamlviz.core.fused import compile_by_default
 from mamlviz.core.model import Params, init_params
 from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport
 from mamlviz.core.sinusoid.evaluation import eval_tasks, evaluate, evaluate_initialization
 from mamlviz.core.sinusoid.playground import Probe, make_probe
-from mamlviz.core.sinusoid.tasks import sample_tasks
+from mamlviz.core.sinusoid.tasks import sample_task_batches
 from mamlviz.core.train import Gradient, Learner, gradient_for
 
 VALIDATION_SHOTS = (5, 10)
@@ -32,14 +33,17 @@ TABLE_STEPS = (0, 1, 2, 5, 10, 20, 50)
 FINAL_SHOTS = (5, 10)
 FINAL_TASKS = 600
 PROBE_SHOTS = 5
+SAMPLE_AHEAD = 64
+"""Meta-batches the trainer's task stream draws at a time."""
 
 
 class SinusoidDomain:
     """Sinusoid regression (the paper's section 5.1): MSE after 1 and 10 steps on fixed K = 5, 10 tasks."""
 
-    def __init__(self, cfg: TrainConfig, device: torch.device, compile: bool = False) -> None:
+    def __init__(self, cfg: TrainConfig, device: torch.device, compile: bool | None = False) -> None:
         self.cfg = cfg
-        self.compile = compile
+        self.compile = compile_by_default(cfg) if compile is None else compile
+        self.ahead: list[TaskBatch] = []
         self.validation_sets = {
             k: eval_tasks(cfg.task, k, cfg.val_tasks, cfg.seed + 1).to(device) for k in VALIDATION_SHOTS
         }
@@ -52,7 +56,10 @@ class SinusoidDomain:
         return gradient_for(algo, self.cfg, self.compile)
 
     def sample(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
-        return sample_tasks(self.cfg.task, n_tasks, generator)
+        """The next meta-batch of the stream, drawn SAMPLE_AHEAD at a time (the same stream, fewer operations)."""
+        if not self.ahead:
+            self.ahead = sample_task_batches(self.cfg.task, n_tasks, SAMPLE_AHEAD, generator)[::-1]
+        return self.ahead.pop()
 
     def validate(self, learners: Sequence[Learner]) -> dict[str, float]:
         return validate(learners, self.validation_sets)

@@ -14,28 +14,46 @@ def sinusoid(x: Tensor, amplitude: Tensor, phase: Tensor) -> Tensor:
     return amplitude * torch.sin(x - phase)
 
 
-def _uniform(n: int, low_high: tuple[float, float], generator: torch.Generator, shape: tuple[int, ...] = ()) -> Tensor:
-    low, high = low_high
-    return low + (high - low) * torch.rand(n, *shape, generator=generator, dtype=torch.float64)
-
-
 def sample_tasks(
     cfg: TaskConfig, n_tasks: int, generator: torch.Generator, dtype: torch.dtype = torch.float32
 ) -> TaskBatch:
     """Sample n_tasks sinusoids with cfg.shots support and cfg.queries query points each."""
-    amplitude = _uniform(n_tasks, cfg.amplitude, generator, (1, 1))
-    phase = _uniform(n_tasks, cfg.phase, generator, (1, 1))
-    support_x = _uniform(n_tasks, cfg.x_range, generator, (cfg.shots, 1))
-    query_x = _uniform(n_tasks, cfg.x_range, generator, (cfg.queries, 1))
-    batch = TaskBatch(
+    return sample_task_batches(cfg, n_tasks, 1, generator, dtype)[0]
+
+
+def sample_task_batches(
+    cfg: TaskConfig, n_tasks: int, n_batches: int, generator: torch.Generator, dtype: torch.dtype = torch.float32
+) -> list[TaskBatch]:
+    """`n_batches` meta-batches in one go, the same as `n_batches` calls of `sample_tasks` in a row.
+
+    Each batch's float64 uniforms are, in order, its amplitudes, phases, support inputs and query inputs, and the
+    generator fills one draw in sequence, so one draw for all the batches is the same stream as one per batch.
+    """
+    n, shots, queries = n_tasks, cfg.shots, cfg.queries
+    uniform = torch.rand(n_batches, n * (2 + shots + queries), generator=generator, dtype=torch.float64)
+    amplitude = _scaled(uniform[:, :n], cfg.amplitude).view(n_batches, n, 1, 1)
+    phase = _scaled(uniform[:, n : 2 * n], cfg.phase).view(n_batches, n, 1, 1)
+    x = _scaled(uniform[:, 2 * n :], cfg.x_range)
+    support_x, query_x = (
+        x[:, : n * shots].view(n_batches, n, shots, 1),
+        x[:, n * shots :].view(n_batches, n, queries, 1),
+    )
+    fields = (
         support_x,
         sinusoid(support_x, amplitude, phase),
         query_x,
         sinusoid(query_x, amplitude, phase),
-        amplitude.flatten(),
-        phase.flatten(),
+        amplitude.view(n_batches, n),
+        phase.view(n_batches, n),
     )
-    return TaskBatch(*(getattr(batch, f).to(dtype) for f in TaskBatch.__dataclass_fields__))
+    converted = [field.to(dtype) for field in fields]
+    return [TaskBatch(*(field[b] for field in converted)) for b in range(n_batches)]
+
+
+def _scaled(uniform: Tensor, low_high: tuple[float, float]) -> Tensor:
+    """U[0, 1) draws mapped onto [low, high)."""
+    low, high = low_high
+    return low + (high - low) * uniform
 
 
 def query_grid(cfg: TaskConfig, n_points: int = 100) -> Tensor:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
 from mamlviz.core.omniglot.metric_demo import EmbeddingView
 
-SIDE_BY_SIDE = 760
+SIDE_BY_SIDE = 500
 """The panel's width from which the two views sit side by side (narrower: one above the other)."""
 KEY = "● support drawing   ▲ query (its true class's colour; grey if unknown)   ★ prototype = class mean"
 
@@ -75,7 +75,7 @@ class EmbeddingPlot(QWidget):
         self.chooser.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.chooser.setMinimumContentsLength(14)
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumSize(240, 230)
+        self.plot.setMinimumSize(220, 185)
         self.plot.setMaximumHeight(340)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -159,8 +159,9 @@ class EmbeddingPanel(QWidget):
         toggle.buttonToggled.connect(lambda *_: self._redraw())
         for plot in (self.metric_plot, self.sgd_plot):
             plot.chooser.currentTextChanged.connect(lambda *_: self._redraw())
-        key = QLabel(KEY + "; PCA of this task's drawings, recomputed with every task and drawing.")
-        key.setWordWrap(True)
+        key = QLabel(KEY)  # one line, not word wrap: a wrapping label's height depends on its width, which the
+        # splitter holding this panel does not ask, so it got too little and squeezed the plots under their minimum
+        key.setToolTip("A PCA of this task's drawings, recomputed with every task and drawing.")
         self.sgd_plot.options.addStretch(1)
         self.metric_plot.options.addWidget(QLabel("takes no steps: one view"))
         self.metric_plot.options.addStretch(1)
@@ -199,7 +200,7 @@ class EmbeddingPanel(QWidget):
             return
         name = self.metric_plot.chooser.currentText()
         view = views.metric.get(name)
-        caption = f"{name} (★: class means, the ProtoNet's prototypes)" if view else ""
+        caption = f"{name} (★ = class means)" if view else ""
         self.metric_plot.show_view(view, views.query_labels, caption)
         name = self.sgd_plot.chooser.currentText()
         pair = views.sgd.get(name)

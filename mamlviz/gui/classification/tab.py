@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSpinBox,
+    QSplitter,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from mamlviz.core.model import Params
+from mamlviz.core.omniglot.convnet import HEAD
 from mamlviz.core.omniglot.fewshot_demo import DemoTask, FewShotDemo
 from mamlviz.core.omniglot.metric import is_metric
 from mamlviz.core.omniglot.metric_demo import ClassifierDemo
@@ -35,6 +37,9 @@ from mamlviz.gui.classification.widgets import QueryResult, Thumbnail, WrappingG
 from mamlviz.gui.jobs import Job, JobRunner
 
 DRAW_HINT = "Draw at least one example for every class (+ keep stores it and frees the canvas), then a query."
+CLASS_CANVAS = 84
+"""The side of each class's canvas (3 × 28): five classes fit one row of a 1400×900 window's tab, which leaves
+room for the query, every learner's bars and the embedding view (112-pixel canvases wrapped to two rows)."""
 SAMPLED, DRAWN = 0, 1
 """The two modes (pages) of the tab; each has its own header line and its own adaptation job."""
 KINDS = {SAMPLED: "sampled task", DRAWN: "drawn task"}
@@ -55,6 +60,9 @@ class ClassificationTab(QWidget):
         self.views: dict[int, TaskViews | None] = {SAMPLED: None, DRAWN: None}
         """Each mode's embedding views (`embedding.task_views`), computed with its predictions."""
         self.seed = 0
+        self.head_notes: dict[str, str] = {}
+        """A sentence per initialization whose head has another number of ways than the tasks (shown with
+        the header, not silently replaced)."""
         self.stale = False
         """An initialization changed while the tab was hidden: adapt again when it is shown."""
         self.query_results: list[QueryResult] = []
@@ -117,6 +125,7 @@ class ClassificationTab(QWidget):
         sampled_row.addWidget(self.queries_box, 1)
         sampled_layout = QVBoxLayout(sampled)
         sampled_layout.addLayout(sampled_row)
+        sampled_layout.addStretch(1)
 
         self.drawing = QWidget()
         self.drawing_layout = QVBoxLayout(self.drawing)
@@ -129,11 +138,15 @@ class ClassificationTab(QWidget):
         clear_all.clicked.connect(self.clear_drawings)
         query_box = QGroupBox("Query: draw a character to classify")
         query_layout = QHBoxLayout(query_box)
-        query_layout.addWidget(self.query_canvas)
+        canvas_column = QVBoxLayout()
+        canvas_column.addWidget(self.query_canvas)
+        canvas_column.addWidget(clear_all)
+        canvas_column.addStretch(1)
+        query_layout.addLayout(canvas_column)
         query_layout.addWidget(self.drawn_result, 1)
         self.drawing_layout.addWidget(self.classes_grid)
         self.drawing_layout.addWidget(query_box)
-        self.drawing_layout.addWidget(clear_all, 0, Qt.AlignmentFlag.AlignLeft)
+        self.drawing_layout.addStretch(1)
 
         self.pages = QStackedWidget()
         for page in (sampled, self.drawing):
@@ -141,16 +154,22 @@ class ClassificationTab(QWidget):
             scroll.setWidgetResizable(True)
             scroll.setWidget(page)
             self.pages.addWidget(scroll)
-        layout = QVBoxLayout(self)
-        layout.addLayout(controls)
-        layout.addWidget(self.status)
-        layout.addWidget(self.pages, 1)
         self.embedding = EmbeddingPanel()
         self.embedding_box = QGroupBox("Embedding view (2-D PCA of this task's support and query drawings)")
         QVBoxLayout(self.embedding_box).addWidget(self.embedding)
-        self.page_layouts = {SAMPLED: sampled_layout, DRAWN: self.drawing_layout}
-        """The embedding view sits under the shown page (it scrolls with it, the canvases stay on screen)."""
-        sampled_layout.addWidget(self.embedding_box)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        """The shown page (it scrolls) above the embedding view, which stays on screen in both modes (under the
+        page it was cut off at a 1400×900 window); the handle between them moves."""
+        self.splitter.addWidget(self.pages)
+        self.splitter.addWidget(self.embedding_box)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setSizes([10_000, 1])  # the embedding view starts at its smallest, the page takes the rest
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addWidget(self.splitter, 1)
         self._update_step_label()
 
     # --- setters (numpy only) ---------------------------------------------------------------
@@ -179,6 +198,14 @@ class ClassificationTab(QWidget):
             self.demo = ClassifierDemo(old.inits, old.pool, old.ways, old.shots, old.lr)
         added = name not in self.demo.inits
         self.demo.inits[name] = params
+        self.head_notes.pop(name, None)
+        head = params.get(f"{HEAD}.weight") if not is_metric(algorithm) and algorithm != "pretrained" else None
+        classes = head.shape[-2] if head is not None and head.ndim >= 2 else self.demo.ways
+        if classes != self.demo.ways:
+            self.head_notes[name] = (
+                f"{name} was meta-trained for {classes}-way tasks:"
+                f" on {self.demo.ways}-way ones its head starts at zero."
+            )
         if isinstance(self.demo, ClassifierDemo):
             self.demo.rules.pop(name, None)
             self.demo.rules.update({name: algorithm} if is_metric(algorithm) else {})
@@ -313,7 +340,8 @@ class ClassificationTab(QWidget):
         if job.failed:
             self._set_header(mode, f"Adaptation failed: {job.sentence().rstrip('.')}.")
             return
-        self._set_header(mode, caption)
+        notes = [note for name, note in self.head_notes.items() if self.demo and name in self.demo.inits]
+        self._set_header(mode, " ".join([caption, *notes]))
         show(job.result)
 
     @property
@@ -344,7 +372,7 @@ class ClassificationTab(QWidget):
         for c in range(ways):
             box = QGroupBox(f"class {c + 1}")
             column = QVBoxLayout(box)
-            canvas = DrawingCanvas()
+            canvas = DrawingCanvas(CLASS_CANVAS, 7.0 * CLASS_CANVAS / 112)  # the same ink width at 28 × 28
             canvas.stroke_finished.connect(self.classify_drawings)
             keep = QPushButton("+ keep")
             keep.setToolTip("Keep this drawing as an example and draw another one")
@@ -385,7 +413,7 @@ class ClassificationTab(QWidget):
         for label, row, kept in zip(self.kept_labels, self.kept_rows, self.kept, strict=True):
             label.setText(f"{len(kept)} kept")
             _clear_layout(row)
-            for ink in kept[-3:]:
+            for ink in kept[-2:]:  # two fit under the canvas without widening the box
                 row.addWidget(Thumbnail(ink, 1))
 
     def _mode_toggled(self, mode: int, checked: bool) -> None:
@@ -393,7 +421,6 @@ class ClassificationTab(QWidget):
             self.pages.setCurrentIndex(mode)
             self.new_task_button.setVisible(mode == SAMPLED)
             self.status.setText(self.headers[mode])  # Draw mode does not name the sampled task
-            self.page_layouts[mode].addWidget(self.embedding_box)
             self.embedding.set_views(self.views[mode])
             self._show_step()
 

@@ -44,7 +44,7 @@ class ProbabilityBars(QWidget):
         self.before: np.ndarray | None = None
         self.after: np.ndarray | None = None
         self.truth: int | None = None
-        self.setMinimumSize(110, 56)
+        self.setMinimumSize(110, 40)
 
     def set_values(self, before: np.ndarray, after: np.ndarray, truth: int | None) -> None:
         self.before, self.after, self.truth = np.asarray(before), np.asarray(after), truth
@@ -82,6 +82,7 @@ class QueryResult(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
         if ink is not None:
             row = QHBoxLayout()
             row.addStretch()

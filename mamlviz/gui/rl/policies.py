@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from mamlviz.core.checkpoint import Initialization, load_initialization
+from mamlviz.core.config import RLConfig
 from mamlviz.core.errors import CheckpointError
 from mamlviz.core.model import Params
 from mamlviz.core.nav2d.domain import DEFAULTS, RANDOM_SEED
@@ -43,6 +44,8 @@ class Policy:
     """An initialization of the app state (trained here or opened), drawn in a darker shade than shipped ones."""
     origin: object = field(default=None, repr=False, compare=False)
     """What it was made from (the state's `Initialization`), to tell a changed one from the same one."""
+    rl: RLConfig = field(default_factory=RLConfig)
+    """The environment and step settings it was trained with (the action scale, the horizon)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Rollouts:
 
 def from_init(init: Initialization, from_state: bool = False) -> Policy:
     oracle = init.algorithm == "oracle"
-    return Policy(init.params, oracle, init.algorithm, init.algorithm, from_state, init)
+    return Policy(init.params, oracle, init.algorithm, init.algorithm, from_state, init, init.config.rl)
 
 
 def random_policy() -> Policy:
@@ -101,7 +104,7 @@ def rollout_one(policy: Policy, request: Request) -> Rollouts:
     params = {k: v.detach().float() for k, v in policy.params.items()}
     steps = 0 if policy.oracle else request.steps
     paths, returns = adapt_and_rollout(
-        params, request.goal, steps, request.n_traj, request.seed, request.lrs, oracle=policy.oracle
+        params, request.goal, steps, request.n_traj, request.seed, request.lrs, policy.oracle, policy.rl
     )
     paths, returns = paths.numpy(), returns.numpy()
     if policy.oracle:

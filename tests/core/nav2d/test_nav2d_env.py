@@ -24,16 +24,21 @@ def _constant_policy(velocity: tuple[float, float], log_std: float = -30.0) -> d
 
 def test_a_step_clips_the_velocity_and_rewards_minus_the_l2_distance():
     position, goal = torch.tensor([0.0, 0.0]), torch.tensor([0.3, -0.4])
-    moved, reward, done = step(position, torch.tensor([0.5, -0.05]), goal)
+    moved, reward, done = step(position, torch.tensor([0.5, -0.05]), goal, action_scale=1.0)
     assert torch.allclose(moved, torch.tensor([ACTION_LIMIT, -0.05]))
     assert math.isclose(float(reward), -math.hypot(0.2, 0.35), rel_tol=1e-6)
     assert not bool(done)
 
 
+def test_by_default_actions_are_scaled_into_the_box_as_rllab_normalize_does():
+    moved, _, _ = step(torch.tensor([0.0, 0.0]), torch.tensor([0.5, -3.0]), torch.tensor([0.3, -0.4]))
+    assert torch.allclose(moved, torch.tensor([0.05, -ACTION_LIMIT]))
+
+
 def test_done_within_0_01_on_both_axes():
     goal = torch.tensor([0.1, 0.1])
-    assert bool(step(torch.tensor([0.0, 0.0]), torch.tensor([0.095, 0.105]), goal)[2])
-    assert not bool(step(torch.tensor([0.0, 0.0]), torch.tensor([0.095, 0.085]), goal)[2])
+    assert bool(step(torch.tensor([0.0, 0.0]), torch.tensor([0.95, 1.05]), goal)[2])
+    assert not bool(step(torch.tensor([0.0, 0.0]), torch.tensor([0.95, 0.85]), goal)[2])
 
 
 def test_a_rollout_reaches_the_goal_and_masks_the_later_steps():

@@ -3,8 +3,8 @@ import math
 import torch
 
 from mamlviz.core.config import TaskConfig
-from mamlviz.core.data import default_generator
-from mamlviz.core.sinusoid.tasks import query_grid, sample_tasks, sinusoid
+from mamlviz.core.data import TaskBatch, default_generator
+from mamlviz.core.sinusoid.tasks import query_grid, sample_task_batches, sample_tasks, sinusoid
 
 
 def test_shapes_ranges_and_labels():
@@ -35,3 +35,13 @@ def test_configurable_ranges_and_grid():
     assert batch.support_x.min() >= 0 and batch.support_x.max() <= 1
     grid = query_grid(TaskConfig(), 100)
     assert grid.shape == (100, 1) and grid[0, 0] == -5 and grid[-1, 0] == 5
+
+
+def test_batches_drawn_together_are_the_batches_drawn_one_by_one():
+    cfg = TaskConfig(shots=3, queries=4)
+    generator = default_generator(7)
+    one_by_one = [sample_tasks(cfg, 5, generator) for _ in range(4)]
+    together = sample_task_batches(cfg, 5, 4, default_generator(7))
+    for alone, batch in zip(one_by_one, together, strict=True):
+        for field in TaskBatch.__dataclass_fields__:
+            assert torch.equal(getattr(alone, field), getattr(batch, field)), field

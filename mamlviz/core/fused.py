@@ -1,0 +1,103 @@
+"""The whole (FO-)MAML meta-iteration as one compiled call: meta-gradient, finite check and Adam update.
+
+`torch.compile` (Inductor with its C++ wrapper) turns the hand-written meta-gradient of `algorithms.py` and an
+Adam update into one program with no Python between its operations. Inductor caches what it compiled on disk
+(`TORCHINDUCTOR_CACHE_DIR`, by default under the temporary directory), so a later run on the same machine pays a
+few seconds instead of the whole compile. `benchmarks/bench_core.py` times it against the eager path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mamlviz.core.algorithms import maml_meta_gradient
+from mamlviz.core.config import TrainConfig
+from mamlviz.core.data import TaskBatch
+from mamlviz.core.model import Params
+
+Gradient = Any
+"""`train.Gradient` (not imported: `train` imports this module)."""
+
+FUSED_ALGORITHMS = ("maml", "fomaml")
+COMPILE_PAYS_FROM = 20_000
+"""Iterations from which compiling pays for itself on a cold cache (about 15 s to compile, then twice as fast)."""
+BETAS = (0.9, 0.999)
+EPS = 1e-8
+"""torch.optim.Adam's defaults, which the eager learners use."""
+
+
+def fusable(cfg: TrainConfig, algo: str | None = None) -> bool:
+    """Whether `algo` (default cfg.algo) trains with the hand-written meta-gradient that `MetaUpdate` compiles."""
+    return (algo or cfg.algo) in FUSED_ALGORITHMS and not (cfg.msl or cfg.lslr)
+
+
+def compile_by_default(cfg: TrainConfig) -> bool:
+    """What `--compile auto` chooses for a regression run: compile where it wins back the compile time."""
+    return fusable(cfg) and cfg.iterations >= COMPILE_PAYS_FROM
+
+
+def meta_update(
+    theta: Params,
+    exp_avg: Params,
+    exp_avg_sq: Params,
+    step: Tensor,
+    lr: Tensor,
+    batch: TaskBatch,
+    inner_lr: float,
+    inner_steps: int,
+    first_order: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One meta-iteration in place: θ and Adam's moments move only if the loss and meta-gradient are finite.
+
+    `step` is Adam's step count including this one. Returns (query loss after adaptation, before it, finite).
+    """
+    grads, post, pre = maml_meta_gradient(theta, batch, inner_lr, inner_steps, first_order=first_order)
+    norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads.values()]))
+    finite = torch.isfinite(post + norm)
+    beta1, beta2 = BETAS
+    step_size = lr / (1 - beta1**step)
+    root_correction = (1 - beta2**step).sqrt()
+    for name, param in theta.items():
+        grad = torch.where(finite, grads[name], 0.0)
+        moment = torch.where(finite, beta1 * exp_avg[name] + (1 - beta1) * grad, exp_avg[name])
+        second = torch.where(finite, beta2 * exp_avg_sq[name] + (1 - beta2) * grad * grad, exp_avg_sq[name])
+        param.sub_(torch.where(finite, step_size * moment / (second.sqrt() / root_correction + EPS), 0.0))
+        exp_avg[name].copy_(moment)
+        exp_avg_sq[name].copy_(second)
+    return post, pre, finite
+
+
+class MetaUpdate:
+    """A compiled `meta_update` for one algorithm and config; called as `gradient`, the eager meta-gradient
+    (what a learner shared by several ranks needs, as it all-reduces the gradient before its update)."""
+
+    def __init__(self, algo: str, cfg: TrainConfig, gradient: Gradient, compile: bool = True) -> None:
+        self.algo, self.cfg, self.gradient = algo, cfg, gradient
+        self.call = torch.compile(meta_update, dynamic=False) if compile else meta_update
+        self.compiled_for: set[bool] = set() if compile else {False, True}
+        """The `first_order` values compiled so far (each is one program)."""
+
+    def __call__(self, theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> Any:
+        return self.gradient(theta, lrs, batch, iteration)
+
+    def update(
+        self, theta: Params, exp_avg: Params, exp_avg_sq: Params, step: int, lr: float, batch: TaskBatch, iteration: int
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """`meta_update` with Adam's step count `step` (this one included) and learning rate `lr`."""
+        cfg = self.cfg
+        first_order = self.algo == "fomaml" or iteration <= cfg.first_order_until
+        like = next(iter(theta.values()))
+        as_tensor = {"dtype": like.dtype, "device": like.device}
+        args = (theta, exp_avg, exp_avg_sq, torch.tensor(float(step), **as_tensor), torch.tensor(lr, **as_tensor))
+        if first_order in self.compiled_for:
+            return self.call(*args, batch, cfg.inner_lr, cfg.inner_steps, first_order)
+        self.compiled_for.add(first_order)
+        from torch._inductor import config as inductor_config  # seconds to import: only when compiling
+
+        # Inductor's C++ wrapper calls the kernels with no Python in between (1.2x here). It is set only while
+        # compiling: options given to torch.compile are re-applied on every call, at 8% of an iteration.
+        with inductor_config.patch(cpp_wrapper=True):
+            return self.call(*args, batch, cfg.inner_lr, cfg.inner_steps, first_order)
