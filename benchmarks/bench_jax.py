@@ -1,12 +1,12 @@
 """Sinusoid meta-training beside the JAX anchor, in one run, each measurement pinned to the same core.
 
-    python benchmarks/bench_jax.py [--jax-python JAXVENV/bin/python] [--core 0] [--full]
+    python benchmarks/bench_jax.py [--jax-python JAXVENV/bin/python] [--core 0] [--rounds 3] [--scale] [--full]
 
 Every figure comes from a subprocess pinned with `taskset` to one core, one thread each (XLA's flags for JAX):
 - step rates at S = 1 and S = 5 (paper config: meta-batch 25, K = 10, second order): mamlviz's `Trainer` as
   `mamlviz train` drives it (task sampling included), eager and compiled, beside the anchor's host-sampled
   (`np-sample`, one jit call a step) and fused (`scan`) modes;
-- the scale table: iterations/s, tasks/s and peak memory at meta-batch 25, 100 and 1,000 and K = 5, 10 and 50;
+- with --scale, iterations/s, tasks/s and peak memory at meta-batch 25, 100 and 1,000 and K = 5, 10 and 50;
 - with --full, the wall time of the whole 70,000-iteration `mamlviz train` process beside the anchor's `train`.
 Without --jax-python the JAX figures are skipped (the anchor lives in ../shared/bench/, with how to make its venv).
 """
@@ -85,24 +85,43 @@ def main() -> None:
     parser.add_argument("--jax-python", help="the Python of a venv with jax, jaxlib and optax (see shared/bench)")
     parser.add_argument("--core", type=int, default=0, help="the core every measurement is pinned to")
     parser.add_argument("--seconds", type=float, default=2.0, help="each of the 3 timing windows")
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions of the step-rate comparison")
+    parser.add_argument("--scale", action="store_true", help="also the scale table (minutes)")
     parser.add_argument("--full", action="store_true", help="also the whole 70,000-iteration runs (minutes)")
     args = parser.parse_args()
     jax = args.jax_python
     if jax is None:
         print("JAX figures skipped: give --jax-python (a venv with jax[cpu] and optax, see ../shared/bench).")
 
-    print("step rate, paper config (meta-batch 25, K = 10, second order), it/s; medians of 3 windows")
-    print(f"{'S':>2} {'eager':>8} {'compiled':>9} {'JAX np-sample':>14} {'JAX scan':>9} {'ratio':>22}")
-    jax_table = jax_rates(args.core, jax, [1, 5], [25], 10) if jax else {}
-    for steps in (1, 5):
-        eager = mamlviz_rate(args.core, steps, 25, 10, False, args.seconds)["rate"]
-        compiled = mamlviz_rate(args.core, steps, 25, 10, True, args.seconds)["rate"]
-        per_step, scan = jax_table.get((steps, 25, "np-sample")), jax_table.get((steps, 25, "scan"))
-        ratio = f"{compiled / per_step:.2f}x / {compiled / scan:.2f}x" if per_step and scan else "–"
-        cells = f"{per_step or float('nan'):>14.0f} {scan or float('nan'):>9.0f}"
-        print(f"{steps:>2} {eager:>8.0f} {compiled:>9.0f} {cells} {ratio:>22}")
+    print(f"step rate, paper config (meta-batch 25, K = 10, second order), it/s; {args.rounds} rounds, each JAX then")
+    print("mamlviz back to back; each figure the median of 3 windows")
+    print(f"{'round':>5} {'S':>2} {'eager':>8} {'compiled':>9} {'JAX np-sample':>14} {'JAX scan':>9} {'ratio':>22}")
+    ratios: dict[int, list[tuple[float, float]]] = {1: [], 5: []}
+    for round_ in range(1, args.rounds + 1):
+        jax_table = jax_rates(args.core, jax, [1, 5], [25], 10) if jax else {}
+        for steps in (1, 5):
+            eager = mamlviz_rate(args.core, steps, 25, 10, False, args.seconds)["rate"]
+            compiled = mamlviz_rate(args.core, steps, 25, 10, True, args.seconds)["rate"]
+            per_step, scan = jax_table.get((steps, 25, "np-sample")), jax_table.get((steps, 25, "scan"))
+            ratio = "–"
+            if per_step and scan:
+                ratios[steps].append((compiled / per_step, compiled / scan))
+                ratio = f"{compiled / per_step:.2f}x / {compiled / scan:.2f}x"
+            cells = f"{per_step or float('nan'):>14.0f} {scan or float('nan'):>9.0f}"
+            print(f"{round_:>5} {steps:>2} {eager:>8.0f} {compiled:>9.0f} {cells} {ratio:>22}", flush=True)
+    for steps, found in ratios.items():
+        if found:
+            middle = sorted(found)[len(found) // 2]
+            print(f"S = {steps}: median ratio {middle[0]:.2f}x over JAX np-sample, {middle[1]:.2f}x over JAX scan")
     print("(ratio: compiled mamlviz over JAX np-sample / over JAX scan)")
 
+    if args.scale:
+        scale_table(args, jax)
+    if args.full:
+        full_runs(args, jax)
+
+
+def scale_table(args: argparse.Namespace, jax: str | None) -> None:
     print("\nscale, S = 1, second order, compiled mamlviz (JAX scan beside): it/s, tasks/s, peak memory")
     print(f"{'batch':>6} {'K':>3} {'it/s':>8} {'tasks/s':>9} {'MB':>6} {'JAX it/s':>9} {'JAX tasks/s':>12}")
     for shots in (5, 10, 50):
@@ -115,19 +134,22 @@ def main() -> None:
                 f"{other:>9.0f} {other * batch:>12.0f}"
             )
 
-    if args.full:
-        print("\nwhole 70,000-iteration runs (process wall time, compile and start-up included)")
-        with tempfile.TemporaryDirectory() as tmp:
-            for steps in (1, 5):
-                command = [sys.executable, "-m", "mamlviz", "train", "--iters", "70000", "--inner-steps", str(steps)]
-                command += ["--out", f"{tmp}/s{steps}.safetensors"]
-                _, ours = pinned(args.core, command, {"OMP_NUM_THREADS": "1"})
-                line = f"S = {steps}: mamlviz train {ours:.1f} s"
-                if jax:
-                    anchor = [jax, str(ANCHOR), "train", "--inner-steps", str(steps), "--iters", "70000"]
-                    _, theirs = pinned(args.core, anchor, {"XLA_FLAGS": XLA_ONE_THREAD})
-                    line += f", JAX anchor train {theirs:.1f} s (its own meta-test included): {theirs / ours:.2f}x"
-                print(line, flush=True)
+
+def full_runs(args: argparse.Namespace, jax: str | None) -> None:
+    print("\nwhole 70,000-iteration runs (process wall time, compile and start-up included)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for steps in (1, 5):
+            command = [sys.executable, "-m", "mamlviz", "train", "--iters", "70000", "--inner-steps", str(steps)]
+            command += ["--out", f"{tmp}/s{steps}.safetensors"]
+            _, ours = pinned(args.core, command, {"OMP_NUM_THREADS": "1"})
+            line = f"S = {steps}: mamlviz train {ours:.1f} s"
+            if jax:
+                anchor = [jax, str(ANCHOR), "train", "--inner-steps", str(steps), "--iters", "70000"]
+                _, theirs = pinned(args.core, anchor, {"XLA_FLAGS": XLA_ONE_THREAD})
+                line += (
+                    f", JAX anchor train {theirs:.1f} s (its meta-test included): JAX time / ours {theirs / ours:.2f}"
+                )
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

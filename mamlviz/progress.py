@@ -40,7 +40,7 @@ class ProgressBar:
         filled = 24 * done // self.total
         line = (
             f"{self.label} [{'#' * filled}{'.' * (24 - filled)}] {done}/{self.total} "
-            f"{rate:,.0f} it/s ETA {format_duration(eta)} {suffix}"
+            f"{rate:,.{0 if rate >= 10 else 2}f} it/s ETA {format_duration(eta)} {suffix}"
         )
         self.stream.write(("\r" + line + "\x1b[K") if self.interactive else line + "\n")
         self.stream.flush()

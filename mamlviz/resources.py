@@ -13,6 +13,8 @@ SHIPPED_OMNIGLOT_MAML = "omniglot_5w1s_maml.safetensors"
 SHIPPED_OMNIGLOT_PRETRAINED = "omniglot_5w1s_pretrained.safetensors"
 SHIPPED_OMNIGLOT_PROTONET = "omniglot_5w1s_protonet.safetensors"
 """The 5-way 1-shot Prototypical Network (an embedding; `mamlviz.core.omniglot.metric_demo.ClassifierDemo`)."""
+SHIPPED_OMNIGLOT_MATCHINGNET = "omniglot_5w1s_matchingnet.safetensors"
+"""The 5-way 1-shot Matching Net (an embedding, like the ProtoNet)."""
 SHIPPED_FAMILY = (
     "reptile_sinusoid.safetensors",
     "metasgd_sinusoid.safetensors",

@@ -15,6 +15,7 @@ from mamlviz.resources import (
     SHIPPED_FAMILY,
     SHIPPED_MAML,
     SHIPPED_OMNIGLOT_MAML,
+    SHIPPED_OMNIGLOT_MATCHINGNET,
     SHIPPED_OMNIGLOT_PRETRAINED,
     SHIPPED_OMNIGLOT_PROTONET,
     SHIPPED_PRETRAINED,
@@ -26,6 +27,7 @@ OMNIGLOT_DEMO = {
     "MAML": SHIPPED_OMNIGLOT_MAML,
     "pretrained": SHIPPED_OMNIGLOT_PRETRAINED,
     "ProtoNet": SHIPPED_OMNIGLOT_PROTONET,
+    "Matching Net": SHIPPED_OMNIGLOT_MATCHINGNET,
 }
 """The Classification tab's shipped classifiers, by the name it shows."""
 
@@ -80,6 +82,6 @@ def omniglot_demo_files() -> dict[str, Path]:
 
 
 def load_omniglot_demo() -> ClassifierDemo:
-    """The Classification tab's demo: the shipped MAML, pretrained net and ProtoNet, with the meta-test alphabets
-    where the shipped MAML's Omniglot folder is on this machine. Takes seconds: call it off the GUI thread."""
+    """The Classification tab's demo: the shipped MAML, pretrained net, ProtoNet and Matching Net, with the meta-test
+    alphabets where the shipped MAML's Omniglot folder is on this machine. Takes seconds: call it off the GUI thread."""
     return ClassifierDemo.from_files(omniglot_demo_files(), shipped_omniglot_data() or None)

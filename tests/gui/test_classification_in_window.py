@@ -6,4 +6,4 @@ def test_switching_to_the_tab_loads_the_demo(window, qtbot):
     with qtbot.waitSignal(window.classification_loaded, timeout=60_000):
         window.tabs.setCurrentIndex(window.classification_index)
     assert window.classification.demo is not None
-    assert set(window.classification.demo.inits) == {"MAML", "pretrained", "ProtoNet"}
+    assert set(window.classification.demo.inits) == {"MAML", "pretrained", "ProtoNet", "Matching Net"}

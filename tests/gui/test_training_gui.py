@@ -188,7 +188,7 @@ def test_an_exception_in_the_worker_shows_details_and_the_app_keeps_running(wind
     def broken(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(sinusoid_domain, "sample_tasks", broken)
+    monkeypatch.setattr(sinusoid_domain, "sample_task_batches", broken)
     _quick(window)
     with qtbot.waitSignal(window.training.finished, timeout=10_000):
         window.start_training()

@@ -58,9 +58,14 @@ def _evaluate_files(options: EvalOptions, files: Sequence[tuple[Path, Initializa
     lrs = _lrs(options.inner_lr)
     rows = []
     for path, init in files:
-        oracle = init.algorithm == "oracle"
-        curve = evaluate_policy(init.params, steps, options.tasks, n_traj, options.seed, lrs, init.config.rl, oracle)
-        rows.append({"file": str(path), "algorithm": init.algorithm, **curve.to_dict()})
+        oracle = init.algorithm == "oracle"  # not adapted (it is given the goal): one return, the same at every step
+        curve = evaluate_policy(
+            init.params, 0 if oracle else steps, options.tasks, n_traj, options.seed, lrs, init.config.rl, oracle
+        )
+        row = curve.to_dict()
+        if oracle:
+            row.update(mean=curve.mean * (steps + 1), ci95=curve.ci95 * (steps + 1))
+        rows.append({"file": str(path), "algorithm": init.algorithm, **row})
     model = files[0][1].config.model if files else DEFAULTS["model"]
     random_model = dataclasses.replace(model, in_features=2)
     random_params = init_policy(random_model, torch.Generator().manual_seed(RANDOM_SEED))

@@ -10,7 +10,7 @@ one batch gets the same vectors. Parameter names are that module's `state_dict`.
 
 Classifier rules (named in the exported metadata, `RULES`):
 - protonet: class prototype = mean support embedding; logits = −‖q − c_n‖²; softmax over them.
-- matchingnet: attention a(q, s_i) = softmax_i cos(q, s_i) over the support; p(y = n | q) = Σ_i a_i [y_i = n].
+- matchingnet: attention a(q, s_i) = softmax_i 10·cos(q, s_i) over the support; p(y = n | q) = Σ_i a_i [y_i = n].
 
 Every function takes a leading task dim T and runs the T tasks as one batch (no loop over tasks).
 Training (`MetricLearner`): Adam at the meta learning rate (the paper's 1e-3), halved every
@@ -40,8 +40,8 @@ from mamlviz.core.train import Gradient, Learner, autograd_gradient
 RULES = {
     "protonet": "softmax over negative squared Euclidean distances to the class means of the support embeddings "
     "(Prototypical Networks, Snell et al. 2017)",
-    "matchingnet": "softmax over the cosine similarities of the query and each support embedding, support labels "
-    "mixed by that attention (Matching Networks without full-context embeddings, Vinyals et al. 2016)",
+    "matchingnet": "softmax over 10 × the cosine similarities of the query and each support embedding, support "
+    "labels mixed by that attention (Matching Networks without full-context embeddings, Vinyals et al. 2016)",
 }
 """Classifier rule of each metric learner, as the exported metadata names it."""
 LR_HALVING = 2000
@@ -55,6 +55,10 @@ PAPER = {
 }
 """Omniglot accuracy (%) in the papers by (ways, shots): ProtoNets (arXiv 1703.05175 Table 1), Matching Nets
 (arXiv 1606.04080), MAML (arXiv 1703.03400 Table 1)."""
+ATTENTION_SCALE = 10.0
+"""Matching Nets: the cosine similarities are multiplied by this before the softmax. Unscaled, they lie in [0, 1]
+(the embeddings are ReLU outputs), so a 60-way episode's attention can give the right class at most e/(e + 59) =
+4%: 2,000 such episodes reached 82.0% (5-way 1-shot, 600 tasks), 300 steps of 32 5-way episodes 84.9% (200 tasks)."""
 PROBABILITY_FLOOR = 1e-12
 """Matching Nets: attention-mixed probabilities are clamped here before the log."""
 
@@ -173,9 +177,9 @@ def protonet_log_probs(support: Tensor, labels: Tensor, queries: Tensor, ways: i
 
 
 def cosine_attention(support: Tensor, queries: Tensor) -> Tensor:
-    """(T, Q, S) attention of each query over the support: softmax over cosine similarities."""
+    """(T, Q, S) attention of each query over the support: softmax over ATTENTION_SCALE × cosine similarities."""
     similarity = F.normalize(queries, dim=-1) @ F.normalize(support, dim=-1).transpose(1, 2)
-    return torch.softmax(similarity, -1)
+    return torch.softmax(ATTENTION_SCALE * similarity, -1)
 
 
 def matchingnet_log_probs(support: Tensor, labels: Tensor, queries: Tensor, ways: int) -> Tensor:

@@ -75,7 +75,7 @@ def test_matching_net_attention_against_a_per_task_loop_in_float64():
             cos = [
                 float(query[t, q] @ support[t, i] / (query[t, q].norm() * support[t, i].norm())) for i in range(shots)
             ]
-            weights = [math.exp(c) / sum(math.exp(d) for d in cos) for c in cos]
+            weights = [math.exp(10 * c) / sum(math.exp(10 * d) for d in cos) for c in cos]
             assert attention[t, q].tolist() == pytest.approx(weights, rel=1e-12)
             mixed = [sum(w for w, y in zip(weights, labels[t].tolist(), strict=True) if y == n) for n in range(ways)]
             assert logp[t, q].exp().tolist() == pytest.approx(mixed, rel=1e-12)
@@ -100,7 +100,7 @@ def test_batched_rules_match_a_per_task_loop_of_the_plain_module(rule):
             expected = torch.log_softmax(-(torch.cdist(query, centres) ** 2), -1)
         else:
             cos = F.cosine_similarity(query[:, None], support[None], dim=-1)
-            expected = (torch.softmax(cos, -1) @ F.one_hot(sy[t], ways).double()).log()
+            expected = (torch.softmax(10 * cos, -1) @ F.one_hot(sy[t], ways).double()).log()
         torch.testing.assert_close(batched[t], expected, rtol=1e-9, atol=1e-9)
 
 
@@ -297,16 +297,17 @@ def test_the_readme_snippet_classifies_like_mamlviz(data, monkeypatch):
     np.testing.assert_allclose(scope["probs"].detach().double().numpy(), expected, rtol=1e-4, atol=1e-6)
 
 
-def test_the_shipped_protonet_is_a_plain_embedding_with_its_rule():
-    from mamlviz.resources import SHIPPED_OMNIGLOT_PROTONET, resource_path
+@pytest.mark.parametrize("rule", ["protonet", "matchingnet"])
+def test_the_shipped_metric_learners_are_plain_embeddings_with_their_rule(rule):
+    from mamlviz.resources import SHIPPED_OMNIGLOT_MATCHINGNET, SHIPPED_OMNIGLOT_PROTONET, resource_path
 
-    path = resource_path(SHIPPED_OMNIGLOT_PROTONET)
+    path = resource_path({"protonet": SHIPPED_OMNIGLOT_PROTONET, "matchingnet": SHIPPED_OMNIGLOT_MATCHINGNET}[rule])
     init = load_initialization(path)
-    assert init.algorithm == "protonet" and init.config.classification.ways == 5
+    assert init.algorithm == rule and init.config.classification.ways == 5
     assert init.config.classification.train_ways == 60
     metric.make_embedding(64).load_state_dict(load_file(path))
     with safe_open(path, framework="pt") as fh:
-        assert __import__("json").loads(fh.metadata()["architecture"])["classifier"] == "protonet"
+        assert __import__("json").loads(fh.metadata()["architecture"])["classifier"] == rule
 
 
 def test_a_pretrained_baseline_trains_beside_a_protonet(data):
