@@ -107,18 +107,24 @@ def test_drawn_characters_get_a_protonet_answer_and_move_the_embedding(tab, qtbo
     assert len(panel.metric_plot.support.data) == WAYS + 1
 
 
-def test_training_a_protonet_from_the_window_adds_it_to_the_tab(window, qtbot, tmp_path):
+def _set_up_metric_training(window, tmp_path, algo: str, iterations: int) -> None:
+    """Choose a metric learner in the window's training controls, on a tiny archive, with the tab shown."""
     training = window.controls.training
     training.set_config(OMNIGLOT_PAPER)
     algorithms = [training.algorithm.itemData(i) for i in range(training.algorithm.count())]
     assert algorithms == ["maml", "fomaml", "protonet", "matchingnet"]
-    training.algorithm.setCurrentIndex(algorithms.index("protonet"))
+    training.algorithm.setCurrentIndex(algorithms.index(algo))
+    assert training.config().algo == algo
     training.ways.setValue(WAYS)
     training.meta_batch.setValue(2)
-    training.iterations.setValue(2)
+    training.iterations.setValue(iterations)
     training.data.setText(str(make_omniglot(tmp_path / "omniglot", characters=3)))
     window.classification.set_demo(small_demo(shots=1))
     window.tabs.setCurrentIndex(window.classification_index)
+
+
+def test_training_a_protonet_from_the_window_adds_it_to_the_tab(window, qtbot, tmp_path):
+    _set_up_metric_training(window, tmp_path, "protonet", 2)
     with qtbot.waitSignal(window.training.finished, timeout=90_000):
         window.actions.start.trigger()
     tab = window.classification
@@ -133,17 +139,7 @@ def test_training_a_protonet_from_the_window_adds_it_to_the_tab(window, qtbot, t
 
 
 def test_training_a_matching_net_from_the_window_streams_to_the_monitor_and_answers_in_the_tab(window, qtbot, tmp_path):
-    training = window.controls.training
-    training.set_config(OMNIGLOT_PAPER)
-    algorithms = [training.algorithm.itemData(i) for i in range(training.algorithm.count())]
-    training.algorithm.setCurrentIndex(algorithms.index("matchingnet"))
-    assert training.config().algo == "matchingnet"
-    training.ways.setValue(WAYS)
-    training.meta_batch.setValue(2)
-    training.iterations.setValue(3)
-    training.data.setText(str(make_omniglot(tmp_path / "omniglot", characters=3)))
-    window.classification.set_demo(small_demo(shots=1))
-    window.tabs.setCurrentIndex(window.classification_index)
+    _set_up_metric_training(window, tmp_path, "matchingnet", 3)
     with qtbot.waitSignal(window.training.started, timeout=30_000):
         window.actions.start.trigger()
     with qtbot.waitSignal(window.training.finished, timeout=90_000):
