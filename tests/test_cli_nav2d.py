@@ -38,7 +38,16 @@ def test_train_saves_a_policy_with_its_config(trained, capsys):
     assert len(init.metrics["eval_returns"]["mean"]) == 4
     assert load_initialization(trained["oracle"]).params["0.weight"].shape == (8, 4)
     assert main(["info", str(trained["maml"])]) == 0
+    assert init.config.rl.fisher == "adapted" and init.config.rl.action_scale == 0.1
     assert "Gaussian MLP 2-8-8-2" in capsys.readouterr().out
+
+
+def test_fisher_exact_is_recorded_in_the_file(tmp_path):
+    from mamlviz.core.checkpoint import load_initialization
+
+    out = tmp_path / "exact.safetensors"
+    assert main(["train", *TINY, "--iters", "1", "--fisher", "exact", "--out", str(out)]) == 0
+    assert load_initialization(out).config.rl.fisher == "exact"
 
 
 def test_eval_reads_the_domain_from_the_file_and_prints_the_papers_values(trained, capsys):
