@@ -276,6 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        distributed.leave(ranks)
 
 
 def _train_and_save(
