@@ -61,9 +61,12 @@ def from_environment(device: torch.device) -> Ranks:
 
 
 def leave(ranks: Ranks) -> None:
-    """Leave the process group before exiting: a group left to the interpreter's shutdown can abort a rank
-    ("terminate called without an active exception", seen once in CI after a finished 2-rank run)."""
+    """Wait for every rank (rank 0 evaluates and saves after training), then leave the process group together.
+
+    A rank that exited while rank 0 was still saving aborted in CI ("terminate called without an active
+    exception", twice in 2-rank runs that had finished training)."""
     if ranks.world > 1 and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
