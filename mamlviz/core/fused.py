@@ -39,6 +39,11 @@ def compile_by_default(cfg: TrainConfig) -> bool:
     return fusable(cfg) and cfg.iterations >= COMPILE_PAYS_FROM
 
 
+def finite(loss: Tensor, grads: Params) -> Tensor:
+    """Whether a loss and every gradient are finite, as one boolean tensor (no host synchronisation)."""
+    return torch.isfinite(loss + torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values())))))
+
+
 def meta_update(
     theta: Params,
     exp_avg: Params,
@@ -55,19 +60,18 @@ def meta_update(
     `step` is Adam's step count including this one. Returns (query loss after adaptation, before it, finite).
     """
     grads, post, pre = maml_meta_gradient(theta, batch, inner_lr, inner_steps, first_order=first_order)
-    norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads.values()]))
-    finite = torch.isfinite(post + norm)
+    ok = finite(post, grads)
     beta1, beta2 = BETAS
     step_size = lr / (1 - beta1**step)
     root_correction = (1 - beta2**step).sqrt()
     for name, param in theta.items():
-        grad = torch.where(finite, grads[name], 0.0)
-        moment = torch.where(finite, beta1 * exp_avg[name] + (1 - beta1) * grad, exp_avg[name])
-        second = torch.where(finite, beta2 * exp_avg_sq[name] + (1 - beta2) * grad * grad, exp_avg_sq[name])
-        param.sub_(torch.where(finite, step_size * moment / (second.sqrt() / root_correction + EPS), 0.0))
+        grad = grads[name]
+        moment = torch.where(ok, beta1 * exp_avg[name] + (1 - beta1) * grad, exp_avg[name])
+        second = torch.where(ok, beta2 * exp_avg_sq[name] + (1 - beta2) * grad * grad, exp_avg_sq[name])
+        param.sub_(torch.where(ok, step_size * moment / (second.sqrt() / root_correction + EPS), 0.0))
         exp_avg[name].copy_(moment)
         exp_avg_sq[name].copy_(second)
-    return post, pre, finite
+    return post, pre, ok
 
 
 class MetaUpdate:

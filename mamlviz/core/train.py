@@ -31,7 +31,7 @@ from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch, default_generator
 from mamlviz.core.distributed import SINGLE, Ranks, broadcast, reducer, take_tasks
 from mamlviz.core.errors import ConfigError, TrainingDiverged
-from mamlviz.core.fused import MetaUpdate, fusable
+from mamlviz.core.fused import MetaUpdate, finite, fusable
 from mamlviz.core.model import Params
 
 
@@ -159,7 +159,8 @@ class Learner:
         self.reduce: Callable[[Params, Tensor], tuple[Params, Tensor]] | None = None
         """Set by the `Trainer` when several ranks train this learner (`distributed.reducer`)."""
         self.fused = self.gradient if isinstance(self.gradient, MetaUpdate) else None
-        self.moments = [{k: torch.zeros_like(v) for k, v in self.theta.items()} for _ in range(2)]
+        self.moments = [{k: torch.zeros_like(v) for k, v in self.theta.items()} for _ in range(2)] if self.fused else []
+        """Adam's first and second moments of the fused update (its own: torch's optimizer is not used there)."""
         self.fused_steps = 0
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
@@ -172,8 +173,7 @@ class Learner:
         grads, loss, metrics = self.gradient(self.theta, self.inner_lrs, batch, iteration)
         if self.reduce is not None:  # several ranks: the mean over the global meta-batch
             grads, loss = self.reduce(grads, loss)
-        grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))
-        if not bool(torch.isfinite(loss + grad_norm)):
+        if not bool(finite(loss, grads)):
             raise self.diverged(iteration)
         for name, variable in self.variables.items():
             variable.grad = grads[name]
@@ -188,8 +188,8 @@ class Learner:
         assert self.fused is not None
         plain = {k: v.detach() for k, v in self.theta.items()}  # the same storage, updated in place
         lr = self.optimizer.param_groups[0]["lr"]
-        post, pre, finite = self.fused.update(plain, *self.moments, self.fused_steps + 1, lr, batch, iteration)
-        if not bool(finite):
+        post, pre, ok = self.fused.update(plain, *self.moments, self.fused_steps + 1, lr, batch, iteration)
+        if not bool(ok):
             raise self.diverged(iteration)
         self.fused_steps += 1
         return {f"{self.algo}/pre": pre, f"{self.algo}/post": post}
