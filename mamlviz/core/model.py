@@ -85,13 +85,23 @@ def _forward(params: Params, x: Tensor, record: bool) -> tuple[Tensor, list[Tens
 def _linear(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """h·Wᵀ + b for inputs (T, N, in): one matrix product over all T·N rows when the layer is shared (W 2-D),
     one per task when each task has its own (W (T, out, in))."""
+    if _broadcast(h.shape[-1], weight.shape[-2]):
+        return (h.unsqueeze(-2) * weight.unsqueeze(-3)).sum(-1) + bias.unsqueeze(-2)
     if weight.dim() == 2:
         return torch.addmm(bias, h.flatten(0, 1), weight.t()).unflatten(0, h.shape[:2])
     return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
 
 
+def _broadcast(rows: int, columns: int) -> bool:
+    """Whether a product with an (rows, columns) matrix is better written as a broadcast: inside a compiled graph,
+    where a dimension of one makes it elementwise work that Inductor fuses with its neighbours."""
+    return min(rows, columns) == 1 and torch.compiler.is_compiling()
+
+
 def _times(h: Tensor, weight: Tensor) -> Tensor:
     """h·W for h (T, N, out) and a shared (out, in) or per-task (T, out, in) W."""
+    if _broadcast(weight.shape[-2], weight.shape[-1]):
+        return (h.unsqueeze(-1) * weight.unsqueeze(-3)).sum(-2)
     if weight.dim() == 2:
         return torch.mm(h.flatten(0, 1), weight).unflatten(0, h.shape[:2])
     return torch.bmm(h, weight)
@@ -99,6 +109,9 @@ def _times(h: Tensor, weight: Tensor) -> Tensor:
 
 def _outer(a: Tensor, b: Tensor, summed: bool) -> Tensor:
     """Each task's aᵀ·b for a (T, N, out) and b (T, N, in): (T, out, in), or their sum over tasks (out, in)."""
+    if _broadcast(a.shape[-1], b.shape[-1]):
+        product = (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(-3)
+        return product.sum(0) if summed else product
     if summed:
         return torch.mm(a.flatten(0, 1).t(), b.flatten(0, 1))
     return torch.bmm(a.transpose(1, 2), b)

@@ -1,5 +1,7 @@
 """The batched algorithms against a plain per-task autograd loop, in float64."""
 
+from unittest import mock
+
 import pytest
 import torch
 from torch.func import functional_call
@@ -58,12 +60,15 @@ def fast_meta_gradient(theta, batch, lr, steps, first_order):
     return maml_meta_gradient(theta, batch, lr, steps, first_order=first_order)[0]
 
 
+@pytest.mark.parametrize("as_compiled", [False, True], ids=["eager", "compiled-form"])
 @pytest.mark.parametrize("implementation", [batched_meta_gradient, fast_meta_gradient])
 @pytest.mark.parametrize("steps", [1, 3, 5])
 @pytest.mark.parametrize("first_order", [False, True])
-def test_meta_gradient_matches_per_task_loop(setup, implementation, steps, first_order):
+def test_meta_gradient_matches_per_task_loop(setup, implementation, steps, first_order, as_compiled):
+    """`as_compiled` runs the forms a compiled graph takes (products with a dimension of one as broadcasts)."""
     theta, batch = setup
-    got = implementation(theta, batch, 0.05, steps, first_order)
+    with mock.patch("torch.compiler.is_compiling", return_value=as_compiled):
+        got = implementation(theta, batch, 0.05, steps, first_order)
     want = reference_meta_gradient(theta, batch, 0.05, steps, first_order)
     for name in theta:
         assert (got[name] - want[name]).abs().max().item() < 1e-8, name
