@@ -207,29 +207,27 @@ def test_oversized_tensors_are_refused_from_the_header(sinusoid_file, tmp_path):
     assert os.stat(files["rows"]).st_blocks * 512 < 64 * 1024 < os.path.getsize(files["rows"])
     result = run_limited(
         f"""
-        import json, sys, time
+        import json, sys
         from mamlviz.core.checkpoint import load_initialization
         from mamlviz.core.errors import CheckpointError
         report = {{}}
         for name, path in {json.dumps({k: str(v) for k, v in files.items()})}.items():
-            start = time.perf_counter()
             try:
                 load_initialization(path)
-                report[name] = ["loaded", 0]
+                report[name] = "loaded"
             except CheckpointError as exc:
-                report[name] = [str(exc), time.perf_counter() - start]
+                report[name] = str(exc)
         load_initialization({str(sinusoid_file)!r})  # a real file still loads under the same limit
         print(json.dumps(report))
         """
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert "tensor inner_lr.4.bias alone has shape (1000000000, 1)" in report["rows"][0]
-    assert "inner_lr.4.bias has 10,000,000 rows, one per inner step" in report["rows7"][0]
-    assert "more than 40,000,000 numbers" in report["6.4GB"][0]
-    assert "more than 40,000,000 numbers" in report["40GB"][0]
-    assert "tensor 2.weight has shape (4000, 4000)" in report["shape"][0]
-    assert all(seconds < 0.5 for _, seconds in report.values()), report
+    assert "tensor inner_lr.4.bias alone has shape (1000000000, 1)" in report["rows"]
+    assert "inner_lr.4.bias has 10,000,000 rows, one per inner step" in report["rows7"]
+    assert "more than 40,000,000 numbers" in report["6.4GB"]
+    assert "more than 40,000,000 numbers" in report["40GB"]
+    assert "tensor 2.weight has shape (4000, 4000)" in report["shape"]
 
 
 def test_oversized_files_are_one_sentence_from_the_cli(sinusoid_file, tmp_path):
@@ -269,17 +267,23 @@ def test_sessions_share_the_bounds(change, message):
         parse_session(document)
 
 
-def test_a_session_with_a_million_points_is_refused_at_once():
-    import time
+class Untouchable(list):
+    """A list that fails the test if anything reads its items (only its length may be asked)."""
 
+    def __iter__(self):
+        raise AssertionError("the points were read before their number was checked")
+
+    def __getitem__(self, index):
+        raise AssertionError("the points were read before their number was checked")
+
+
+def test_a_session_with_a_million_points_is_refused_before_reading_them():
     from mamlviz.core.sessions import FORMAT, FORMAT_VERSION, MAX_POINTS, parse_session
 
-    points = [[0.0, 0.0]] * 1_000_000
+    points = Untouchable([[0.0, 0.0]] * 1_000_000)
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config_json(), "points": points}
-    start = time.perf_counter()
     with pytest.raises(MamlvizError, match=f"at most {MAX_POINTS}"):
         parse_session(document)
-    assert time.perf_counter() - start < 0.5
 
 
 def test_a_session_oracle_on_a_one_input_network_is_refused(sinusoid_file, tmp_path):
