@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="start from this exported initialization (same network; the optimizer starts afresh)",
     )
+    train.add_argument(
+        "--keep-best",
+        action="store_true",
+        help="save the iterate with the best validation figure (MSE, accuracy, return: the domain's) instead of the "
+        "last; validated every --val-every iterations and at the end",
+    )
     train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
 
     evaluate = sub.add_parser("eval", help="MSE vs adaptation steps of one or more initializations")
@@ -257,7 +263,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if spec.loading_note and ranks.main:
         print(spec.loading_note, file=sys.stderr)
     compile = {"auto": None, "on": True, "off": False}[args.compile]
-    trainer = Trainer(cfg, device=device, compile=compile, ranks=ranks)
+    trainer = Trainer(cfg, device=device, compile=compile, ranks=ranks, keep_best=args.keep_best)
     if ranks.world == 1 and any(getattr(learner, "fused", None) for learner in trainer.learners):
         print(
             "compiling each meta-iteration into one call (--compile off skips it): about 15 s the first time on "
@@ -305,6 +311,8 @@ def _train_and_save(
         elapsed = bar.close()
         if not ranks.main:
             return status
+        if trainer.best is not None:  # the final evaluation judges what is saved: the kept iterate
+            trainer.best.restore(trainer.learners[0])
         if trainer.iteration and spec.final_metrics is not None:
             evaluated = spec.final_metrics(cfg, trainer.learners[0])
         _ignore_signals()  # inside the try: a signal before this line is still handled below
@@ -320,15 +328,24 @@ def _train_and_save(
         print("nothing was trained, so nothing was saved.", file=sys.stderr)
         return status or 1
     learner = trainer.learners[0]
-    params, inner_lrs = learner.snapshot(), learner.learned_lrs()
     metrics: dict[str, object] = {"train_seconds": round(elapsed, 1), "validation": trainer.last_validation}
     iterations = trainer.iteration
+    best = trainer.best
+    if best is not None:
+        best.restore(learner)  # again: a stop may have come before the restore above
+        metrics["keep_best"] = best.record(trainer.iteration)
+        if best.kept is not None:
+            metrics["validation"], metrics["last_validation"] = best.kept.validation, trainer.last_validation
+            iterations = best.kept.iteration
+    params, inner_lrs = learner.snapshot(), learner.learned_lrs()
     if started_from is not None:
         metrics["started_from"] = started_from
         iterations += started_from["iterations"]
     metrics.update(evaluated)
     init = Initialization(params, cfg, cfg.algo, iterations, metrics, inner_lrs)
     saved = _save(args.out, init)
+    if best is not None:
+        print(best.summary(trainer.iteration), file=sys.stderr)
     if saved != args.out:
         return status or 1
     summary = f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s"

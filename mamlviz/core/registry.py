@@ -9,6 +9,7 @@ may import it without a cycle. Adding a domain: add its package, register its sp
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,30 @@ class EvalReport:
 
     document: dict[str, Any]
     lines: list[str]
+
+
+@dataclass(frozen=True)
+class SelectionMetric:
+    """The validation figure by which `mamlviz train --keep-best` chooses the iterate it keeps."""
+
+    key: str
+    """The key of the domain's `validate` result, e.g. 'maml/K10/step10', 'maml/5w1s/step3', 'maml/return/step1'."""
+    higher_is_better: bool
+    """True for a return or an accuracy, False for a loss."""
+    label: str
+    """e.g. 'val MSE', 'val accuracy' (the line `mamlviz train` prints)."""
+    percent: bool = False
+    """Whether the figure is a fraction shown as a percentage (accuracy)."""
+
+    def better(self, value: float, best: float | None) -> bool:
+        """Whether `value` beats `best` (None: nothing yet); a non-finite figure never does, a tie keeps the first."""
+        if not math.isfinite(value):
+            return False
+        return best is None or (value > best if self.higher_is_better else value < best)
+
+    def describe(self, value: float) -> str:
+        """e.g. 'val accuracy 97.1%', 'val MSE 0.352', 'val return -12.40'."""
+        return f"{self.label} {100 * value:.1f}%" if self.percent else f"{self.label} {value:.4g}"
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,9 @@ class DomainSpec:
     `Learner`'s Adam step (2D navigation: TRPO); None: `train.Learner`."""
     eval_tasks: int = 600
     """Test tasks `mamlviz eval` uses by default."""
+    selection: Callable[[TrainConfig, str], SelectionMetric] | None = None
+    """(cfg, learner's algorithm) -> the validation figure `--keep-best` selects by, one of the keys the domain's
+    `validate` reports for that learner; None: the domain cannot keep its best iterate."""
 
 
 _SPECS: dict[str, DomainSpec] = {}

@@ -6,6 +6,7 @@ same task stream. Stopping is the consumer's business: stop iterating and `close
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -233,6 +234,85 @@ class Domain(Protocol):
     def validate(self, learners: Sequence[Learner]) -> dict[str, float]: ...
 
 
+@dataclass(frozen=True)
+class KeptIterate:
+    """The trained learner as it was at its best validation so far (`Trainer(keep_best=True)`)."""
+
+    iteration: int
+    """The iteration (of this run) it was validated at."""
+    value: float
+    """Its selection figure there."""
+    params: Params
+    """Detached CPU copy of its θ."""
+    inner_lrs: Params | None
+    """Detached CPU copy of its learned inner step sizes, None where it learns none."""
+    validation: dict[str, float]
+    """Every figure of that validation."""
+
+
+class BestIterate:
+    """Keeps the trained learner's best iterate by one validation figure (`registry.SelectionMetric`).
+
+    Fed each validation (on the rank that validates); keeps a CPU snapshot whenever the figure is the best so
+    far, and remembers the latest one seen (the last iterate's, when the run ended with a validation).
+    """
+
+    def __init__(self, metric: registry.SelectionMetric) -> None:
+        self.metric = metric
+        self.kept: KeptIterate | None = None
+        self.latest: tuple[int, float] | None = None
+        """(iteration, figure) of the latest validation."""
+
+    def consider(self, iteration: int, validation: dict[str, float], learner: Learner) -> bool:
+        """Keep `learner` as it is now if its figure in `validation` is the best so far; returns whether it was."""
+        if self.metric.key not in validation:
+            raise ConfigError(
+                f"the domain's validation reports no {self.metric.key!r} to keep the best iterate by "
+                f"(it reports {', '.join(sorted(validation))})."
+            )
+        value = float(validation[self.metric.key])
+        self.latest = (iteration, value)
+        if not self.metric.better(value, None if self.kept is None else self.kept.value):
+            return False
+        self.kept = KeptIterate(iteration, value, learner.snapshot(), learner.learned_lrs(), dict(validation))
+        return True
+
+    def restore(self, learner: Learner) -> bool:
+        """Put the kept θ (and step sizes) back into `learner`; False (nothing changed) if none was kept."""
+        if self.kept is None:
+            return False
+        with torch.no_grad():
+            for name, value in self.kept.params.items():
+                learner.theta[name].copy_(value)
+            for name, value in (self.kept.inner_lrs or {}).items():
+                learner.inner_lrs[name].copy_(value)
+        return True
+
+    def record(self, trained: int) -> dict[str, object]:
+        """What a file holding the kept iterate records of the choice (`trained`: iterations this run trained)."""
+        kept, metric = self.kept, self.metric
+        last = self.latest[1] if self.latest is not None and self.latest[0] == trained else None
+        last = last if last is not None and math.isfinite(last) else None
+        return {
+            "chosen": kept is not None,
+            "metric": metric.key,
+            "higher_is_better": metric.higher_is_better,
+            "iteration": kept.iteration if kept is not None else trained,
+            "value": kept.value if kept is not None else None,
+            "last_iteration": trained,
+            "last_value": last,
+        }
+
+    def summary(self, trained: int) -> str:
+        """One line, e.g. 'kept iteration 4,000 (val accuracy 97.1%) of 6,000'."""
+        if self.kept is None:
+            return f"kept the last iteration, {trained:,}: no validation ran before training ended"
+        line = f"kept iteration {self.kept.iteration:,} ({self.metric.describe(self.kept.value)}) of {trained:,}"
+        if self.latest is not None and self.latest[0] == trained and self.kept.iteration != trained:
+            line += f"; the last had {self.metric.describe(self.latest[1])}"
+        return line
+
+
 class Trainer:
     """Meta-trains `cfg.algo` (and the pretrained baseline if asked) on one task stream.
 
@@ -240,7 +320,9 @@ class Trainer:
     stopped or has raised, so a consumer can always `snapshot()` what was trained so far.
     Deterministic for a seed on CPU. The task family is `cfg.domain`'s (see `registry`). `init` starts
     from given parameters per learner; `compile` compiles each sinusoid (FO-)MAML meta-iteration (see
-    `gradient_for`; None: where the run is long enough, `fused.compile_by_default`).
+    `gradient_for`; None: where the run is long enough, `fused.compile_by_default`). `keep_best` keeps the
+    trained learner's (`learners[0]`'s, never the baseline's) best iterate by its domain's `selection` figure
+    in `best`, fed by the validations, which run on the main rank only (so does the keeping: no collective).
     """
 
     def __init__(
@@ -252,6 +334,7 @@ class Trainer:
         init: dict[str, Params] | None = None,
         compile: bool | None = False,
         ranks: Ranks = SINGLE,
+        keep_best: bool = False,
     ) -> None:
         cfg.validate()
         self.cfg = cfg
@@ -277,6 +360,11 @@ class Trainer:
                 learner.reduce = reducer(ranks, cfg.meta_batch, self.device)
         self.iteration = 0
         self.last_validation: dict[str, float] = {}
+        self.best: BestIterate | None = None
+        if keep_best:
+            if spec.selection is None:
+                raise ConfigError(f"{spec.label} declares no validation figure to keep the best iterate by.")
+            self.best = BestIterate(spec.selection(cfg, self.learners[0].algo))
 
     def broadcast(self) -> None:
         """Every rank continues from rank 0's parameters (at the start, after any `--init`)."""
@@ -308,6 +396,8 @@ class Trainer:
             validation = None
             if self.ranks.main and (iteration % cfg.val_every == 0 or iteration == cfg.iterations):
                 validation = self.last_validation = self.domain.validate(self.learners)
+                if self.best is not None:
+                    self.best.consider(iteration, validation, self.learners[0])
             snapshot = self.snapshot() if snapshot_every and iteration % snapshot_every == 0 else None
             yield Progress(iteration, losses, validation, snapshot)
 

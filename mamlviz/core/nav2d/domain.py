@@ -17,7 +17,7 @@ from mamlviz.core.model import Params
 from mamlviz.core.nav2d.evaluation import EVAL_LRS, EVAL_STEPS, EVAL_TASKS, EVAL_TRAJECTORIES, PAPER, evaluate_policy
 from mamlviz.core.nav2d.policy import LOG_STD, init_policy, policy_shapes
 from mamlviz.core.nav2d.training import Nav2dDomain, TRPOLearner
-from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport
+from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport, SelectionMetric
 
 ORACLE_INPUTS = 4
 """The oracle's policy sees (x, y, goal x, goal y)."""
@@ -106,6 +106,12 @@ def _describe_model(cfg: TrainConfig) -> str:
     return f"Gaussian MLP {'-'.join(map(str, cfg.model.sizes))}, ReLU, learned state-independent log σ"
 
 
+def _selection(cfg: TrainConfig, algo: str) -> SelectionMetric:
+    """`--keep-best` selects by the mean validation return after the inner step (the oracle's: without one)."""
+    step = 0 if algo == "oracle" else 1
+    return SelectionMetric(f"{algo}/return/step{step}", higher_is_better=True, label="val return")
+
+
 SPEC = DomainSpec(
     name="nav2d",
     label="2D navigation (RL)",
@@ -123,4 +129,5 @@ SPEC = DomainSpec(
     oracle_inputs=(ORACLE_INPUTS, "(x, y, goal x, goal y)"),
     learner=TRPOLearner,
     eval_tasks=EVAL_TASKS,
+    selection=_selection,
 )

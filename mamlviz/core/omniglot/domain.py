@@ -17,7 +17,8 @@ from mamlviz.core.omniglot import metric
 from mamlviz.core.omniglot.classification import ImagePool, check_head, evaluate_classification
 from mamlviz.core.omniglot.convnet import BLOCKS, HEAD, IMAGE_SIZE, param_shapes
 from mamlviz.core.omniglot.data import load_meta_test
-from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport
+from mamlviz.core.omniglot.training import VALIDATION_STEPS
+from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport, SelectionMetric
 
 EVAL_STEPS = 5
 """Adaptation steps `mamlviz eval` reports by default."""
@@ -118,6 +119,14 @@ def _trained_summary(metrics: Mapping[str, object], out: Path) -> str:
     return f"; run `mamlviz eval {out}` for the accuracy on 600 meta-test tasks"
 
 
+def _selection(cfg: TrainConfig, algo: str) -> SelectionMetric:
+    """`--keep-best` selects by the validation query accuracy (after the last validation step where the learner
+    adapts; higher is better)."""
+    c = cfg.classification
+    key = f"{algo}/{c.ways}w{c.shots}s" + ("" if metric.is_metric(algo) else f"/step{max(VALIDATION_STEPS)}")
+    return SelectionMetric(key, higher_is_better=True, label="val accuracy", percent=True)
+
+
 SPEC = DomainSpec(
     name="omniglot",
     label="Omniglot classification",
@@ -143,4 +152,5 @@ SPEC = DomainSpec(
     metric_learners=True,
     algo_defaults=metric.algo_defaults,
     learner=metric.make_learner,
+    selection=_selection,
 )

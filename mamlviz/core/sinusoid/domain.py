@@ -16,7 +16,7 @@ from mamlviz.core.data import TaskBatch
 from mamlviz.core.evaluate import file_column_width, mse_after_steps, summarize
 from mamlviz.core.fused import compile_by_default
 from mamlviz.core.model import Params, init_params
-from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport
+from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport, SelectionMetric
 from mamlviz.core.sinusoid.evaluation import eval_tasks, evaluate, evaluate_initialization
 from mamlviz.core.sinusoid.playground import Probe, make_probe
 from mamlviz.core.sinusoid.tasks import sample_task_batches
@@ -119,6 +119,13 @@ def _evaluate_files(options: EvalOptions, files: Sequence[tuple[Path, Initializa
     return EvalReport({"inner_lr": lr, "steps": steps, "results": results}, lines)
 
 
+def _selection(cfg: TrainConfig, algo: str) -> SelectionMetric:
+    """`--keep-best` selects by the validation MSE after the last validation step, at the validated K nearest the
+    trained one (lower is better)."""
+    shots = min(VALIDATION_SHOTS, key=lambda k: (abs(k - cfg.task.shots), -k))
+    return SelectionMetric(f"{algo}/K{shots}/step{max(VALIDATION_STEPS)}", higher_is_better=False, label="val MSE")
+
+
 def _with_shots(cfg: TrainConfig, shots: int) -> TrainConfig:
     return dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, shots=shots, queries=shots))
 
@@ -142,4 +149,5 @@ SPEC = DomainSpec(
     trained_summary=_trained_summary,
     shots=lambda cfg: cfg.task.shots,
     with_shots=_with_shots,
+    selection=_selection,
 )
