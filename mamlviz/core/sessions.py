@@ -3,7 +3,9 @@
 Qt-free, so sessions can be written and read (and tested) without a display. A document is validated
 as a whole by `load_session` (types and the same bounds as the app's controls) before anything uses it.
 Format 2 adds the learned inner step sizes (`inner_lrs`) of Meta-SGD and MAML++ (LSLR) inits; format 1
-files (without them) still open.
+files (without them) still open. The optional `rl` object holds the Reinforcement learning tab's view (goal, seed,
+trajectories per step, step shown, ticked policies); files without it open with the tab's defaults, and older
+mamlviz versions ignore it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from mamlviz.core.data import Truth, check_points
 from mamlviz.core.errors import MamlvizError
 from mamlviz.core.jsonio import JSONDepthError, loads_bounded
 from mamlviz.core.model import Params
+from mamlviz.core.nav2d.env import GOAL_RANGE
+from mamlviz.core.nav2d.evaluation import EVAL_STEPS
 
 FORMAT = "mamlviz-session"
 FORMAT_VERSION = 2
@@ -44,6 +48,9 @@ VIEW_INTS = {
 }
 """Integer view settings, bounded like their controls."""
 VIEW_BOOLS = ("show_steps", "log_y")
+RL_INTS = {"seed": SETTING_LIMITS["seed"], "trajectories": (2, 100), "step": (0, EVAL_STEPS)}
+"""The Reinforcement learning tab's integer settings, bounded like its controls (the tab reads these bounds)."""
+MAX_RL_NAMES = 1000
 
 
 class SessionError(MamlvizError):
@@ -59,6 +66,8 @@ class Session:
     points: np.ndarray
     view: dict[str, Any] = field(default_factory=dict)
     inits: dict[str, Initialization] = field(default_factory=dict)
+    rl: dict[str, Any] = field(default_factory=dict)
+    """The Reinforcement learning tab's view ({} : its defaults), checked by `check_rl`."""
 
 
 def _tensors_to_json(tensors: Params) -> dict[str, Any]:
@@ -167,6 +176,28 @@ def _check_view(view: dict[str, Any]) -> dict[str, Any]:
     return dict(view)
 
 
+def check_rl(rl: Any) -> dict[str, Any]:
+    """The Reinforcement learning tab's view: 'goal' [x, y] (finite; clamped to the goals' square), 'seed',
+    'trajectories', 'step' (whole numbers within the tab's bounds) and 'ticked' (policy names); any may be absent."""
+    rl = _object(rl, "rl")
+    checked: dict[str, Any] = {}
+    if "goal" in rl:
+        goal = rl["goal"]
+        if not (isinstance(goal, list) and len(goal) == 2 and all(_is_number(c) and math.isfinite(c) for c in goal)):
+            raise SessionError(f"the rl goal must be an [x, y] pair of finite numbers, got {goal!r}.")
+        checked["goal"] = [float(min(max(c, -GOAL_RANGE), GOAL_RANGE)) for c in goal]
+    for name, (low, high) in RL_INTS.items():
+        if name in rl:
+            _bounded(rl[name], low, high, f"rl {name}")
+            checked[name] = rl[name]
+    if "ticked" in rl:
+        ticked = rl["ticked"]
+        if not (isinstance(ticked, list) and len(ticked) <= MAX_RL_NAMES and all(isinstance(n, str) for n in ticked)):
+            raise SessionError(f"the rl ticked policies must be a list of at most {MAX_RL_NAMES} names.")
+        checked["ticked"] = list(ticked)
+    return checked
+
+
 def _check_points(points: Any) -> np.ndarray:
     if not isinstance(points, list) or len(points) > MAX_POINTS:
         raise SessionError(f"the points must be a list of at most {MAX_POINTS} [x, y] pairs.")
@@ -202,7 +233,8 @@ def parse_session(document: Any) -> Session:
     if len(inits_data) > MAX_INITS:
         raise SessionError(f"the inits hold {len(inits_data)} initializations; at most {MAX_INITS} are allowed.")
     inits = {str(name): _init_from_json(str(name), data) for name, data in inits_data.items()}
-    return Session(config, truth, points, view, inits)
+    rl = check_rl(document.get("rl", {}))
+    return Session(config, truth, points, view, inits, rl)
 
 
 def save_session(path: str | Path, session: Session) -> None:
@@ -217,6 +249,7 @@ def save_session(path: str | Path, session: Session) -> None:
         "points": check_points(session.points).tolist(),
         "view": session.view,
         "inits": {name: _init_to_json(init) for name, init in session.inits.items()},
+        "rl": check_rl(session.rl),
     }
     text = json.dumps(document, indent=1)
     _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -145,7 +145,9 @@ class FileCommands(QObject):
             "sample_k": window.controls.task.shots.value(),
             "shown": [name for name in state.shown if name in state.inits_of(PLAYGROUND_DOMAIN)],
         }
-        return Session(config, state.truth, state.points, view, state.inits_of(PLAYGROUND_DOMAIN))
+        return Session(
+            config, state.truth, state.points, view, state.inits_of(PLAYGROUND_DOMAIN), window.rl.view_state()
+        )
 
     def save_session(self, path: str | None = None) -> bool:
         path = path or self._ask_save("Save session", "session.json", SESSION_FILTER)
@@ -199,6 +201,7 @@ class FileCommands(QObject):
             float(view.get("lr", 0.01)), int(view.get("steps", 10)), bool(view.get("show_steps", False))
         )
         state.set_points(session.points)
+        window.rl.restore_view(session.rl)
 
     # ---- plots --------------------------------------------------------------------------------------------------
     def _plot_item(self, key: str) -> pg.PlotItem:

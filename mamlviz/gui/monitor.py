@@ -1,15 +1,24 @@
-"""The training monitor: live loss curves and probe fits with a history scrubber."""
+"""The training monitor: live loss curves, a domain's optimizer figures, and probe fits with a history scrubber.
+
+A domain whose learner reports more per-iteration figures than its losses (2D navigation's TRPO: the KL of the
+accepted step, the line search's backtracking steps) registers a `MetricPanel` here under its registry name
+(`register_panel`; the built-in ones are imported on first use, like `core.registry`'s domains). The monitor shows
+the panel whose figures a run's chunks carry, below the losses, and hides it for any other run.
+"""
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
+from mamlviz.core import registry
 from mamlviz.core.config import SETTING_LIMITS
 from mamlviz.core.sinusoid.playground import Probe
 from mamlviz.gui.style import (
@@ -420,17 +429,205 @@ class ProbePlot(QWidget):
                 curves[stage].setData(self.probe.grid, row)
 
 
+@dataclass(frozen=True)
+class MetricPlot:
+    """One small plot of a `MetricPanel`: the figure '{learner}/{metric}' of each learner, per iteration."""
+
+    metric: str
+    """The last part of the chunk's key, e.g. 'kl' for 'maml/kl'."""
+    title: str
+    axis: str
+    """The y-axis label, with its unit."""
+    tooltip: str
+    bound: float | None = None
+    """A dashed horizontal line (e.g. TRPO's KL limit), kept in view; None: none."""
+    bound_label: str = ""
+    labels: dict[float, str] = field(default_factory=dict)
+    """Tick labels of special values (e.g. −1: 'none'), always kept in view."""
+    integer: bool = False
+    """Whole-number figures: ticks only at whole numbers."""
+
+
+@dataclass(frozen=True)
+class MetricPanel:
+    """A domain's per-iteration optimizer figures, shown under the losses while a run of that domain reports them."""
+
+    domain: str
+    """The `core.registry` name of the domain whose learners report these figures."""
+    caption: str
+    plots: tuple[MetricPlot, ...]
+
+    def matches(self, keys: Sequence[str]) -> bool:
+        """Whether a chunk with these loss keys reports any of the panel's figures."""
+        metrics = {plot.metric for plot in self.plots}
+        return any(key.count("/") == 1 and key.split("/")[1] in metrics for key in keys)
+
+
+PANELS: dict[str, MetricPanel] = {}
+PANEL_MODULES = {"nav2d": "mamlviz.gui.rl.trpo_panel"}
+"""Domain name -> the GUI module that registers its panel (imported on first use)."""
+
+
+def register_panel(panel: MetricPanel) -> None:
+    """Show `panel` for the runs of its domain (a registered `core.registry` domain)."""
+    registry.get(panel.domain)  # a ConfigError for a domain that does not exist
+    PANELS[panel.domain] = panel
+
+
+def panel_for(keys: Sequence[str]) -> MetricPanel | None:
+    """The registered panel whose figures a chunk with these loss keys reports (None: no panel for this run)."""
+    for module in PANEL_MODULES.values():
+        importlib.import_module(module)
+    return next((panel for panel in PANELS.values() if panel.matches(keys)), None)
+
+
+class LabelledAxis(pg.AxisItem):
+    """A y-axis that names special values (−1: 'none') and, for whole-number figures, ticks whole numbers only."""
+
+    def __init__(self, labels: dict[float, str], integer: bool) -> None:
+        super().__init__("left")
+        self.labels, self.integer = labels, integer
+
+    def tickValues(self, minVal, maxVal, size):
+        ticks = super().tickValues(minVal, maxVal, size)
+        if self.integer:
+            ticks = [(max(spacing, 1.0), [v for v in values if float(v).is_integer()]) for spacing, values in ticks]
+        return ticks
+
+    def tickStrings(self, values, scale, spacing):
+        strings = super().tickStrings(values, scale, spacing)
+        return [self.labels.get(float(v), s) for v, s in zip(values, strings, strict=True)]
+
+
+class MetricsView(QWidget):
+    """The plots of one `MetricPanel` (hidden while no run reports figures for one)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.panel: MetricPanel | None = None
+        self.caption = QLabel()
+        self.caption.setStyleSheet("color: #444; font-size: 8pt;")
+        self.caption.setWordWrap(True)
+        self.plots: dict[str, pg.PlotWidget] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        """'{learner}/{metric}' -> its curve."""
+        self.series: dict[str, GrowingSeries] = {}
+        self.total = 0
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        self._layout.addWidget(self.caption)
+        self.hide()
+
+    def clear(self, total: int = 0) -> None:
+        """No panel: a new run (its first chunk says whether it reports figures for one)."""
+        self.total = total
+        for plot in self.plots.values():
+            self._layout.removeWidget(plot)
+            plot.deleteLater()
+        self.plots.clear()
+        self.curves.clear()
+        self.series.clear()
+        self.panel = None
+        self.hide()
+
+    def _show_panel(self, panel: MetricPanel) -> None:
+        self.panel = panel
+        self.caption.setText(panel.caption)
+        first: pg.PlotItem | None = None
+        for index, spec in enumerate(panel.plots):
+            plot = unindexed(pg.PlotWidget(axisItems={"left": LabelledAxis(spec.labels, spec.integer)}))
+            item = plot.getPlotItem()
+            item.setTitle(spec.title, size="9pt")
+            item.setLabel("left", spec.axis)
+            if index == len(panel.plots) - 1:
+                item.setLabel("bottom", "iteration")  # the plots share their x-axis: named once, at the bottom
+            item.getAxis("left").enableAutoSIPrefix(False)
+            item.getAxis("left").setWidth(62)  # the same width in every plot, so their x-axes line up
+            item.hideButtons()
+            item.setMenuEnabled(False)
+            item.getViewBox().setMouseEnabled(False, False)
+            item.showGrid(x=False, y=True, alpha=0.2)
+            plot.setMinimumHeight(110)
+            plot.setToolTip(spec.tooltip)
+            if first is None:
+                first = item
+                legend_below(item, 2)  # one legend for the panel: the learners' colours, and the bound
+            else:
+                item.setXLink(first)
+            if spec.bound is not None:
+                pen = pg.mkPen("#B00020", width=1, style=Qt.PenStyle.DashLine)
+                line = pg.InfiniteLine(spec.bound, angle=0, pen=pen)
+                item.addItem(line)
+                if item.legend is not None:
+                    item.legend.addItem(pg.PlotDataItem(pen=pen), spec.bound_label)
+            self.plots[spec.metric] = plot
+            self._layout.addWidget(plot, 1)
+        self.show()
+
+    def append(self, chunk: TrainingChunk) -> None:
+        if self.panel is None:
+            panel = panel_for(list(chunk.losses))
+            if panel is None:
+                return
+            self._show_panel(panel)
+        changed = set()
+        for key, values in chunk.losses.items():
+            if key.count("/") != 1 or key.split("/")[1] not in self.plots:
+                continue
+            if key not in self.curves:
+                learner, metric = key.split("/")
+                color = model_color(learner)
+                self.curves[key] = self.plots[metric].plot(
+                    pen=pg.mkPen(color, width=1.5),
+                    symbol="o",
+                    symbolSize=4,
+                    symbolPen=None,
+                    symbolBrush=color,
+                )
+                legend = self.plots[self.panel.plots[0].metric].getPlotItem().legend
+                if legend is not None and display_name(learner) not in [label.text for _, label in legend.items]:
+                    legend.addItem(self.curves[key], display_name(learner))
+                self.series[key] = GrowingSeries()
+            self.series[key].append(chunk.iterations, values)
+            changed.add(key)
+        for key in changed:
+            self.curves[key].setData(*self.series[key].window(0))
+        self._fit()
+
+    def _fit(self) -> None:
+        """x from 0 to the planned total (or the last iteration); y over the data, the bound and special values."""
+        for spec in self.panel.plots if self.panel else ():
+            keys = [k for k in self.series if k.endswith(f"/{spec.metric}")]
+            ys = [self.series[k].window(0)[1] for k in keys]
+            values = np.concatenate([*ys, [0.0]])
+            values = values[np.isfinite(values)]
+            last = max((self.series[k].window(0)[0][-1] for k in keys if self.series[k].n), default=1.0)
+            extra = [v for v in (spec.bound, *spec.labels) if v is not None]
+            low, high = min(values.min(), *extra), max(values.max(), *extra)
+            margin = max(high - low, 1.0 if spec.integer else 1e-6) * 0.12
+            item = self.plots[spec.metric].getPlotItem()
+            item.setXRange(0, max(min(self.total, 1.5 * last) if self.total else last, last, 1), padding=0.02)
+            item.setYRange(low - margin, high + margin, padding=0)
+
+    def values(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The (iterations, values) drawn for '{learner}/{metric}', for tests and scripts."""
+        return self.curves[key].getData()
+
+
 class TrainingMonitor(QWidget):
-    """Loss curves above, probe fits below, in a splitter."""
+    """Loss curves above, a domain's optimizer figures (`MetricsView`) and probe fits below, in a splitter."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.losses = LossPlot()
+        self.metrics = MetricsView()
         self.probe = ProbePlot()
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.losses)
+        splitter.addWidget(self.metrics)
         splitter.addWidget(self.probe)
-        splitter.setSizes([450, 400])
+        splitter.setSizes([450, 350, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -439,12 +636,15 @@ class TrainingMonitor(QWidget):
         """A new run of the learners `names`; without a probe (classification) the plots speak of cross-entropy
         and accuracy."""
         self.losses.clear(total, classification=probe is None)
+        self.metrics.clear(total)
         self.probe.setVisible(probe is not None)
         self.probe.reset(probe, steps, names)
 
     def append(self, chunk: TrainingChunk) -> None:
         if len(chunk.iterations) or chunk.validation:
             self.losses.append(chunk)
+        if len(chunk.iterations):
+            self.metrics.append(chunk)
         if chunk.probe is not None:
             self.probe.add(chunk.iteration, chunk.probe)
 
@@ -455,3 +655,4 @@ class TrainingMonitor(QWidget):
     def clear(self) -> None:
         """Back to the empty state of a window that has not trained."""
         self.losses.clear()
+        self.metrics.clear()

@@ -165,3 +165,20 @@ def test_training_2d_navigation_in_the_window_adds_trained_policies(window, qtbo
     assert {"maml/pre", "maml/post", "pretrained"} <= curves
     assert not any(key.endswith(("/kl", "/line_search", "/return_pre")) for key in curves)
     assert window.monitor.losses.plot.getPlotItem().titleLabel.text == "Meta-training loss (−return)"
+    # TRPO's figures of each iteration, under the losses: the accepted step's KL and the line search's backtracks
+    metrics = window.monitor.metrics
+    assert metrics.isVisible() and metrics.panel is not None and metrics.panel.domain == RL_DOMAIN
+    assert set(metrics.curves) == {"maml/kl", "maml/line_search", "pretrained/kl", "pretrained/line_search"}
+    for learner in ("maml", "pretrained"):
+        x, kl = metrics.values(f"{learner}/kl")
+        assert list(x) == [1, 2]
+        assert ((kl >= 0) & (kl <= 0.01)).all()  # within TRPO's trust region (max KL 0.01)
+        _, backtracks = metrics.values(f"{learner}/line_search")
+        assert set(backtracks) <= set(range(-1, 16))
+    assert (metrics.values("maml/kl")[1] > 0).any(), "at least one step was taken"
+    kl_plot = metrics.plots["kl"].getPlotItem()
+    assert kl_plot.titleLabel.text == "KL divergence of the accepted step"
+    assert [label.text for _, label in kl_plot.legend.items] == ["max KL δ = 0.01 (trust region)", "MAML", "Pretrained"]
+    assert "nats" in kl_plot.getAxis("left").labelText
+    assert "trust-region" in metrics.plots["kl"].toolTip()
+    assert metrics.plots["line_search"].getPlotItem().getAxis("left").tickStrings([-1.0, 0.0], 1, 1)[0] == "none"

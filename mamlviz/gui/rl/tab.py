@@ -4,12 +4,14 @@ The tab owns its policies (the shipped ones, a seeded random initialization, and
 initializations of the app state, fed by the window through `set_inits`), which are ticked, the goal, the seed
 and the step shown. Rollouts run on its `JobRunner(queue_latest=True)`: a drag submits a job per move, and only
 the newest waiting one runs. Results are cached per policy for the goal, seed and trajectory count, so ticking a
-policy computes only that one.
+policy computes only that one. `view_state` and `restore_view` carry what a session keeps of the tab (the goal,
+the seed, the trajectories per step, the step shown and the ticked policies).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from mamlviz.core.checkpoint import Initialization
+from mamlviz.core.sessions import RL_INTS, check_rl
 from mamlviz.gui.jobs import Job, JobRunner
 from mamlviz.gui.rl.arena import ArenaPlot, clamp_goal
 from mamlviz.gui.rl.policies import STEPS, Policy, Request, Rollouts, from_init, rollout_all, shipped_policies
@@ -39,6 +42,7 @@ from mamlviz.gui.style import BASE_COLORS, model_color
 JOB = "nav2d rollouts"
 START_GOAL = (0.25, 0.35)
 RANDOM_COLOR = "#7F7F7F"
+START_TRAJECTORIES = 20
 
 
 def policy_color(policy: Policy) -> QColor:
@@ -76,13 +80,13 @@ class RLTab(QWidget):
         self.list.setToolTip("Tick the policies to adapt to the goal (trained here or opened ones join the list).")
         self.list.setMaximumHeight(110)
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(*RL_INTS["seed"])
         self.seed.setToolTip("Seed of the sampled trajectories: the same seed draws the same paths.")
         self.resample = QPushButton("Resample")
         self.resample.setToolTip("Draw new trajectories (the next seed).")
         self.trajectories = QSpinBox()
-        self.trajectories.setRange(2, 100)
-        self.trajectories.setValue(20)
+        self.trajectories.setRange(*RL_INTS["trajectories"])
+        self.trajectories.setValue(START_TRAJECTORIES)
         self.trajectories.setToolTip("Trajectories sampled per step: the inner step's batch (the paper: 20 to 40).")
         self.step = QSlider(Qt.Orientation.Horizontal)
         self.step.setRange(0, STEPS)
@@ -161,6 +165,35 @@ class RLTab(QWidget):
         if changed:
             self._fill_list()
             self.refresh()
+
+    def view_state(self) -> dict[str, Any]:
+        """What a session keeps of the tab (`sessions.check_rl` reads it back)."""
+        return {
+            "goal": [float(self.goal[0]), float(self.goal[1])],
+            "seed": self.seed.value(),
+            "trajectories": self.trajectories.value(),
+            "step": self.step.value(),
+            "ticked": self.shown_names(),
+        }
+
+    def restore_view(self, view: Mapping[str, Any]) -> None:
+        """Back to a session's view; what it lacks (an older session: all of it) takes the tab's defaults. Ticked
+        names of policies this window does not have are ignored. `sessions.check_rl` checks it (a `SessionError`
+        names a value that cannot be valid; a goal outside the square is clamped onto it)."""
+        view = check_rl(dict(view))
+        goal = view.get("goal", START_GOAL)
+        ticked = set(view.get("ticked", self.policies))
+        self.ticked = {name for name in self.policies if name in ticked}
+        self._fill_list()
+        widgets = ((self.seed, "seed", 0), (self.trajectories, "trajectories", START_TRAJECTORIES))
+        for widget, key, default in (*widgets, (self.step, "step", STEPS)):
+            widget.blockSignals(True)
+            widget.setValue(int(view.get(key, default)))  # the widget clamps to its range
+            widget.blockSignals(False)
+        self.goal = clamp_goal(*goal)
+        self.arena.set_goal(*self.goal)
+        self._on_step(self.step.value())
+        self.refresh()
 
     def request(self) -> Request:
         return Request(self.goal, self.seed.value(), self.trajectories.value())
