@@ -1,13 +1,25 @@
 """Training inside the app versus headless, and GUI event-loop stalls while training runs.
 
 One script run measures, on the same config (paper settings, N iterations):
-  * headless: `Trainer(cfg).iterate()` as `mamlviz train` runs it (MAML only), and with the baseline;
+  * headless: `Trainer(cfg, compile=...).iterate()` as `mamlviz train --compile ...` runs it (MAML only), and
+    with the baseline;
   * in the app: Start → training_finished, MAML + pretrained side by side, plots updating;
   * stalls: a 5 ms QTimer on the GUI thread during one more app run; stall = tick gap − 5 ms.
 The machine is shared and its speed drifts, so the runs alternate, headless, app, headless, app, ...,
 each app run is compared with the mean of the headless runs just before and after it, and the median
 of those ratios is printed with every one of them.
-Run: python benchmarks/bench_gui_training.py [--iters 1500] [--rounds 3]
+
+Like with like: both sides make the same compile choice, `--compile {auto,on,off}` (default auto, what the app and
+`mamlviz train` do: compile the sinusoid (FO-)MAML meta-iteration from `fused.COMPILE_PAYS_FROM` = 20,000
+iterations on; the pretrained baseline always steps eagerly). The app is given it through
+`mamlviz.gui.training.COMPILE`, headless through `Trainer(compile=...)`, and the lines printed say what each side
+did. A compiled program is kept by the process, so where the choice compiles, one untimed warm-up run compiles it
+first (its seconds are printed) and every timed run, on both sides, then trains at the steady rate; with
+`--recompile` each timed run drops it (`torch._dynamo.reset()`) and compiles again from Inductor's disk cache, as a
+fresh `mamlviz train` process or app session does, so the ratio includes that fixed cost on both sides.
+Run: python benchmarks/bench_gui_training.py [--iters 1500] [--rounds 3] [--compile auto] [--recompile]
+Compiled: --iters 20000 (auto chooses it; --rounds 2 takes over 10 minutes on a shared core), or --compile on at any
+length, e.g. --iters 5000 --rounds 2 (the same compiled program, a quarter of the time).
 """
 
 from __future__ import annotations
@@ -19,15 +31,41 @@ import numpy as np
 from gui_harness import make_window
 from PySide6.QtCore import QEventLoop, QTimer
 
+import mamlviz.gui.training as app_training
 from mamlviz.core.train import Trainer
 
+COMPILE = {"auto": None, "on": True, "off": False}
+"""`mamlviz train --compile` → `Trainer(compile=...)`."""
 
-def headless_rate(cfg, with_baseline: bool) -> float:
-    trainer = Trainer(cfg, with_baseline=with_baseline)
+
+def compiles(trainer: Trainer) -> bool:
+    return any(getattr(learner, "fused", None) is not None for learner in trainer.learners)
+
+
+def fresh_compile(recompile: bool) -> None:
+    if recompile:
+        import torch._dynamo
+
+        torch._dynamo.reset()
+
+
+def headless_rate(cfg, with_baseline: bool, compile: bool | None, recompile: bool = False) -> float:
+    fresh_compile(recompile)
+    trainer = Trainer(cfg, with_baseline=with_baseline, compile=compile)
     start = time.perf_counter()
     for _ in trainer.iterate():
         pass
     return cfg.iterations / (time.perf_counter() - start)
+
+
+def warm_up(cfg, compile: bool | None) -> tuple[bool, float]:
+    """Whether this choice compiles and, if it does, the seconds of the untimed run that compiles it once."""
+    trainer = Trainer(cfg, with_baseline=True, compile=compile)
+    if not compiles(trainer):
+        return False, 0.0
+    start = time.perf_counter()
+    next(trainer.iterate())
+    return True, time.perf_counter() - start
 
 
 def app_run(app, window, iterations: int, ticking: bool) -> tuple[float, float, np.ndarray]:
@@ -65,20 +103,40 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iters", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=3, help="app runs timed, each between two headless runs")
+    parser.add_argument(
+        "--compile", choices=tuple(COMPILE), default="auto", help="the compile choice of both sides (default auto)"
+    )
+    parser.add_argument(
+        "--recompile", action="store_true", help="every timed run compiles again (from the disk cache), as a fresh run"
+    )
     args = parser.parse_args()
+    compile = COMPILE[args.compile]
+    app_training.COMPILE = compile
     app, window = make_window()
     window.controls.training.iterations.setValue(args.iters)
     cfg = window.controls.training.config()
-    maml_only, both, in_app, gui_cpu = [headless_rate(cfg, False)], [headless_rate(cfg, True)], [], []
-    for _ in range(args.rounds):
+    compiled, compile_seconds = warm_up(cfg, compile)
+    recompile = args.recompile and compiled
+
+    def headless(with_baseline: bool) -> float:
+        return headless_rate(cfg, with_baseline, compile, recompile)
+
+    def in_the_app(ticking: bool) -> tuple[float, float, np.ndarray]:
         window.reset_training()
-        rate, cpu, _ = app_run(app, window, args.iters, ticking=False)
+        fresh_compile(recompile)
+        result = app_run(app, window, args.iters, ticking)
+        app_compiled.append(compiles(window.training.worker.trainer))
+        return result
+
+    app_compiled: list[bool] = []
+    maml_only, both, in_app, gui_cpu = [headless(False)], [headless(True)], [], []
+    for _ in range(args.rounds):
+        rate, cpu, _ = in_the_app(ticking=False)
         in_app.append(rate)
         gui_cpu.append(cpu)
-        both.append(headless_rate(cfg, True))
-        maml_only.append(headless_rate(cfg, False))
-    window.reset_training()
-    ticked_rate, _, stall = app_run(app, window, args.iters, ticking=True)
+        both.append(headless(True))
+        maml_only.append(headless(False))
+    ticked_rate, _, stall = in_the_app(ticking=True)
     window.close()
     same_work = [rate / np.mean(both[i : i + 2]) for i, rate in enumerate(in_app)]
     maml_work = [rate / np.mean(maml_only[i : i + 2]) for i, rate in enumerate(in_app)]
@@ -90,6 +148,16 @@ def main() -> None:
         f"config: {cfg.algo}, {cfg.iterations} iterations, meta-batch {cfg.meta_batch}, validation every "
         f"{cfg.val_every}; {args.rounds} app runs between headless runs"
     )
+    how = "compiled (MAML; the pretrained baseline eager)" if compiled else "eager"
+    when = (
+        f"; compiling took {compile_seconds:.1f} s in the untimed warm-up"
+        + (", and every timed run compiled again from the disk cache" if recompile else ", timed runs reuse it")
+        if compiled
+        else ""
+    )
+    print(f"--compile {args.compile}: headless {how}; the app {'compiled' if all(app_compiled) else 'eager'}{when}")
+    if all(app_compiled) != compiled:
+        print("WARNING: the app and headless made different compile choices: the ratio compares unlike work")
     print(f"headless `mamlviz train` loop (MAML only): {runs(maml_only, '.1f')} it/s")
     print(f"headless MAML + pretrained:               {runs(both, '.1f')} it/s")
     print(f"in the app, MAML + pretrained, plots live: {runs(in_app, '.1f')} it/s")

@@ -87,12 +87,20 @@ class MetaUpdate:
     def __call__(self, theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> Any:
         return self.gradient(theta, lrs, batch, iteration)
 
+    def first_order_at(self, iteration: int) -> bool:
+        """Which program `update` runs at `iteration`: first order (FO-MAML, MAML++'s first iterations) or not."""
+        return self.algo == "fomaml" or iteration <= self.cfg.first_order_until
+
+    def compiles_at(self, iteration: int) -> bool:
+        """Whether `update` at `iteration` compiles its program first (seconds, where the others take microseconds)."""
+        return self.first_order_at(iteration) not in self.compiled_for
+
     def update(
         self, theta: Params, exp_avg: Params, exp_avg_sq: Params, step: int, lr: float, batch: TaskBatch, iteration: int
     ) -> tuple[Tensor, Tensor, Tensor]:
         """`meta_update` with Adam's step count `step` (this one included) and learning rate `lr`."""
         cfg = self.cfg
-        first_order = self.algo == "fomaml" or iteration <= cfg.first_order_until
+        first_order = self.first_order_at(iteration)
         like = next(iter(theta.values()))
         as_tensor = {"dtype": like.dtype, "device": like.device}
         args = (theta, exp_avg, exp_avg_sq, torch.tensor(float(step), **as_tensor), torch.tensor(lr, **as_tensor))

@@ -6,6 +6,10 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 
 from mamlviz.progress import format_duration
 
+COMPILING = "Compiling the meta-iteration"
+COMPILE_TIME = "about 15 s the first time"
+"""`fused.MetaUpdate`'s first call: about 15 s on a cold Inductor cache, a few seconds on a warm one."""
+
 
 class StatusLine:
     """Permanent labels on a status bar; each training phase states itself, so nothing stays stale."""
@@ -43,6 +47,11 @@ class StatusLine:
             loss="" if loss is None else f"meta-loss {loss:.3f}",
         )
 
+    def compiling(self, done: int, total: int, seconds: float) -> None:
+        """While an iteration compiles the meta-iteration (`seconds` so far): no rate or ETA until it is done."""
+        so_far = f" {seconds:.0f} s," if seconds >= 1 else ""
+        self._set(iteration=f"{COMPILING} ({COMPILE_TIME})…{so_far} at it {done:,} / {total:,}", rate="", eta="")
+
     def paused(self, done: int, total: int) -> None:
         self._set(iteration=f"paused at it {done:,} / {total:,}", rate="", eta="")
 
@@ -51,6 +60,11 @@ class StatusLine:
 
     def message(self, text: str, ms: int = 5000) -> None:
         self.bar.showMessage(text, ms)
+
+    def message_now(self, text: str) -> None:
+        """A message painted at once, before the GUI thread blocks (e.g. waiting for a compile to finish)."""
+        self.bar.showMessage(text)
+        self.bar.repaint()
 
     def text(self) -> str:
         """Everything the permanent labels say (for tests and screen readers)."""

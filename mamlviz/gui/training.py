@@ -3,6 +3,11 @@
 The `Trainer` is built on a job (decoding Omniglot takes seconds) and then belongs to the worker thread: the
 controller only reads what each chunk carries. Snapshots become initializations in the app state; the monitor and
 the status line are views it drives (any objects with the same methods: the tests use mocks).
+
+Like `mamlviz train --compile auto`, a run compiles its sinusoid (FO-)MAML meta-iteration where it is long enough
+(`fused.compile_by_default`; the pretrained baseline always steps eagerly). The iteration that compiles takes
+seconds (about 15 s on a cold Inductor cache): the status line counts them, and a pause or stop asked meanwhile
+says that it waits for the compile, which cannot be interrupted.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from mamlviz.core import registry
 from mamlviz.core.checkpoint import Initialization
@@ -24,10 +29,18 @@ from mamlviz.core.train import Trainer
 from mamlviz.gui.jobs import Job, JobRunner
 from mamlviz.gui.shipped import DEFAULT_SHOWN
 from mamlviz.gui.state import AppState
+from mamlviz.gui.status import COMPILE_TIME
 from mamlviz.gui.style import display_name
 from mamlviz.gui.worker import TrainingChunk, TrainingWorker
 
 STOP_WAIT_MS = 1000
+COMPILE: bool | None = None
+"""The `Trainer`'s `compile`: None is `mamlviz train --compile auto` (`fused.compile_by_default`)."""
+COMPILE_NOTE = (
+    "Compiling each meta-iteration into one call: about 15 s the first time on this machine, a few seconds after."
+)
+PAUSE_AFTER_COMPILE = f"Training pauses once the meta-iteration is compiled ({COMPILE_TIME})."
+STOP_AFTER_COMPILE = f"Stopping once the meta-iteration is compiled ({COMPILE_TIME}): a compile cannot be interrupted."
 
 
 class MonitorView(Protocol):
@@ -47,11 +60,15 @@ class StatusView(Protocol):
 
     def progress(self, done: int, total: int, rate: float, loss: float | None) -> None: ...
 
+    def compiling(self, done: int, total: int, seconds: float) -> None: ...
+
     def paused(self, done: int, total: int) -> None: ...
 
     def ended(self, done: int, total: int) -> None: ...
 
     def message(self, text: str, ms: int = 5000) -> None: ...
+
+    def message_now(self, text: str) -> None: ...
 
 
 class TrainingController(QObject):
@@ -78,6 +95,12 @@ class TrainingController(QObject):
         self.validation: dict[str, float] = {}
         self.names: dict[str, str] = {}
         """Learner → the state's name for what it trains in this run."""
+        self.compiling = False
+        """Whether the worker said it is compiling the meta-iteration (and has not said it is done)."""
+        self.compile_began = 0.0
+        self.compile_clock = QTimer(self)
+        self.compile_clock.setInterval(1000)
+        self.compile_clock.timeout.connect(self._show_compiling)
         self.device = describe(resolve_device("cpu"))
         status.set_device(self.device)
 
@@ -107,10 +130,13 @@ class TrainingController(QObject):
         if self.building:
             return
         self.status.message("Preparing meta-training…", 0)
-        self.jobs.submit(
-            Job("build", 0, lambda: Trainer(config, with_baseline=True, device=resolve_device(device_name)))
-        )
+        self.jobs.submit(Job("build", 0, lambda: self._build(config, device_name)))
         self.run_state_changed.emit()
+
+    @staticmethod
+    def _build(config: TrainConfig, device_name: str) -> Trainer:
+        """On the job: the run's trainer (an unknown device or a bad config fails the job, with its sentence)."""
+        return Trainer(config, with_baseline=True, device=resolve_device(device_name), compile=COMPILE)
 
     def toggle_pause(self) -> None:
         if not self.running:
@@ -118,6 +144,9 @@ class TrainingController(QObject):
         if self.worker.paused:
             self.worker.resume()
             self.status.message("Training resumed.", 3000)
+        elif self.compiling or self.worker.compiling_now:  # it pauses after the compiling iteration, and says so
+            self.worker.pause()
+            self.status.message(PAUSE_AFTER_COMPILE, 0)
         else:
             self.worker.pause()
             self.status.paused(self.done, self.config.iterations)
@@ -132,8 +161,14 @@ class TrainingController(QObject):
         return False
 
     def stop(self, wait: bool = False) -> None:
+        """Ask the worker to stop after its iteration (`wait`: and wait for it, e.g. for a compile to finish)."""
         if self.running:
+            compiling = self.compiling or self.worker.compiling_now  # the worker's own flag: its signal is queued
             self.worker.stop()
+            if compiling and wait:
+                self.status.message_now(STOP_AFTER_COMPILE)  # painted before this thread blocks
+            elif compiling:
+                self.status.message(STOP_AFTER_COMPILE, 0)
             if wait and not self.worker.wait(STOP_WAIT_MS):
                 self.worker.wait()
 
@@ -142,6 +177,7 @@ class TrainingController(QObject):
         self.stop(wait=True)
         self.worker = self.config = None
         self.done, self.validation, self.names = 0, {}, {}
+        self._compiled()
         self.monitor.clear()
         self.status.idle()
         self.run_state_changed.emit()
@@ -151,6 +187,7 @@ class TrainingController(QObject):
         self.jobs.stop()
         self.stop(wait=True)
         self.worker = None
+        self._compiled()
 
     def show_before_training(self) -> None:
         """The probe plot is never empty: before any run it shows the shipped MAML and pretrained fits."""
@@ -183,6 +220,7 @@ class TrainingController(QObject):
         self.monitor.reset(probe, steps, config.iterations, learners)
         self.worker = TrainingWorker(trainer, probe, steps)
         self.worker.chunk.connect(self._on_chunk)
+        self.worker.compiling.connect(self._on_compiling)
         self.worker.diverged.connect(self._on_diverged)
         self.worker.failed.connect(lambda message, details: self.failed.emit("Training failed", message, details))
         self.worker.finished.connect(self._on_finished)
@@ -192,6 +230,35 @@ class TrainingController(QObject):
         self.worker.start()
         self.run_state_changed.emit()
         self.started.emit()
+
+    def _on_compiling(self, active: bool) -> None:
+        if self.worker is None or self.sender() is not self.worker or self.config is None:
+            return
+        if active:
+            self.compiling, self.compile_began = True, time.perf_counter()
+            asked = STOP_AFTER_COMPILE if self.worker.stopping else PAUSE_AFTER_COMPILE if self.worker.paused else None
+            self.status.message(asked or COMPILE_NOTE, 0)  # a pause or stop asked before this signal came
+            self._show_compiling()
+            self.compile_clock.start()
+            return
+        seconds = self._compiled()
+        if self.worker.paused:  # asked while compiling
+            self.status.paused(self.done, self.config.iterations)
+            self.status.message("Training paused.", 3000)
+        else:
+            self.status.message(f"Compiled the meta-iteration in {seconds:.0f} s.", 4000)
+
+    def _show_compiling(self) -> None:
+        if self.compiling and self.config is not None:
+            seconds = time.perf_counter() - self.compile_began
+            self.status.compiling(self.done, self.config.iterations, seconds)
+
+    def _compiled(self) -> float:
+        """The compile is over (done, failed, or the run is gone): stop counting; returns its seconds."""
+        self.compile_clock.stop()
+        seconds = time.perf_counter() - self.compile_began if self.compiling else 0.0
+        self.compiling = False
+        return seconds
 
     def _on_chunk(self, chunk: TrainingChunk) -> None:
         if self.worker is None or self.sender() is not self.worker or self.config is None:
@@ -230,6 +297,7 @@ class TrainingController(QObject):
     def _on_finished(self) -> None:
         if self.worker is None or self.sender() is not self.worker:
             return
+        self._compiled()  # after an error inside the compile the worker never said it was done
         self.monitor.finish()
         self.status.ended(self.done, self.config.iterations)
         self.status.message(f"Training ended after {self.done:,} iterations.", 5000)

@@ -42,11 +42,18 @@ class TrainingWorker(QThread):
     The defaults keep the GUI thread near 10% of a CPU while training (measured: 15-17% at 10 Hz and
     1 s, 11-13% at 7 Hz and 1.5 s); the worker loses about that share of its time to it through the GIL
     (an idle GUI thread left training at 89-95% of headless, one at 13% at 71-81%).
+
+    An iteration that compiles the meta-iteration (`fused.MetaUpdate`: the first one of a compiled run, and the
+    first second-order one after `first_order_until`) takes seconds with no chunk: `compiling` says so, True just
+    before it and False once it is done (not after an unexpected error: `failed` then says what happened). It cannot
+    be interrupted, so a pause or stop asked meanwhile takes effect when it is done. Its seconds and that one
+    iteration are left out of `rate`, which stays the steady rate an ETA needs.
     """
 
     chunk = Signal(object)
     diverged = Signal(str)
     failed = Signal(str, str)
+    compiling = Signal(bool)
 
     def __init__(
         self,
@@ -71,6 +78,11 @@ class TrainingWorker(QThread):
         self._start_time = 0.0
         self._paused_seconds = 0.0
         self._start_iteration = trainer.iteration
+        self._compiles = [learner.fused for learner in trainer.learners if _compiles_alone(learner)]
+        """The learners' compiled `MetaUpdate`s (asked before each iteration whether it compiles)."""
+        self._compile_began: float | None = None
+        self._compile_seconds = 0.0
+        self._compiled_iterations = 0
 
     def pause(self) -> None:
         self._running.clear()
@@ -86,6 +98,11 @@ class TrainingWorker(QThread):
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked (the worker may still be finishing its iteration)."""
+        return self._stop.is_set()
+
     def run(self) -> None:
         self._start_time = time.perf_counter()
         try:
@@ -100,11 +117,41 @@ class TrainingWorker(QThread):
         self._running.wait()
         self._paused_seconds += time.perf_counter() - began
 
+    @property
+    def compiling_now(self) -> bool:
+        """Whether the iteration running now compiles (read from any thread)."""
+        return self._compile_began is not None
+
+    def _check_compile(self) -> None:
+        """Before an iteration: if it compiles, flush what is pending and say so."""
+        upcoming = self.trainer.iteration + 1
+        if upcoming > self.trainer.cfg.iterations:
+            return
+        if any(fused.compiles_at(upcoming) for fused in self._compiles):
+            self._flush(with_probe=False)
+            self._compile_began = time.perf_counter()
+            self.compiling.emit(True)
+
+    def _compile_done(self) -> float:
+        """After the compiling iteration (whatever its outcome): its seconds leave the rate; returns now."""
+        now = time.perf_counter()
+        if self._compile_began is not None:
+            self._compile_seconds += now - self._compile_began
+            self._compiled_iterations += 1
+            self._compile_began = None
+            self.compiling.emit(False)
+        return now
+
     def _loop(self) -> None:
         last_emit = last_probe = 0.0
         while not self._stop.is_set():
             try:
+                if self._compiles:
+                    self._check_compile()
                 for progress in self.trainer.iterate():
+                    if self._compile_began is not None:
+                        # the next chunk comes one interval later, with a rate measured after the compile
+                        last_emit = self._compile_done()
                     self._pending.append((progress.iteration, progress.losses))
                     if progress.validation:
                         self._validation.append((progress.iteration, progress.validation))
@@ -119,7 +166,10 @@ class TrainingWorker(QThread):
                         break
                     if not self._running.is_set():
                         self._wait_while_paused()
+                    if self._compiles:
+                        self._check_compile()
             except TrainingDiverged as exc:
+                self._compile_done()  # compiled, and its first result was not finite
                 self._running.clear()
                 self.diverged.emit(str(exc))
                 self._wait_while_paused()
@@ -142,7 +192,14 @@ class TrainingWorker(QThread):
             lr = self.trainer.cfg.inner_lr
             if self.probe is not None:
                 probe = {name: probe_fit(theta, self.probe, lr, self.probe_steps) for name, theta in snapshot.items()}
-        active = time.perf_counter() - self._start_time - self._paused_seconds
-        rate = (self.trainer.iteration - self._start_iteration) / active if active > 0 else 0.0
+        active = time.perf_counter() - self._start_time - self._paused_seconds - self._compile_seconds
+        done = self.trainer.iteration - self._start_iteration - self._compiled_iterations
+        rate = done / active if active > 0 and done > 0 else 0.0
         chunk = TrainingChunk(self.trainer.iteration, iterations, losses, validation, probe, snapshot, inner_lrs, rate)
         self.chunk.emit(chunk)
+
+
+def _compiles_alone(learner: object) -> bool:
+    """Whether a learner steps through a compiled `MetaUpdate` (one on several ranks steps eagerly)."""
+    fused = getattr(learner, "fused", None)
+    return fused is not None and getattr(learner, "reduce", None) is None

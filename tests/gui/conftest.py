@@ -11,6 +11,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QSettings
 
+from mamlviz.gui import training
 from mamlviz.gui.main_window import MainWindow
 
 
@@ -19,6 +20,13 @@ def private_settings(private_home: Path) -> None:
     """User-scope QSettings (native and INI format) live under the private test home."""
     for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(private_home / ".config"))
+
+
+@pytest.fixture(autouse=True)
+def eager_training(monkeypatch) -> None:
+    """The app's runs step eagerly in tests: a compile takes seconds (tests/gui/test_training_compile.py
+    exercises the compiled path with a stand-in for torch.compile)."""
+    monkeypatch.setattr(training, "COMPILE", False)
 
 
 @pytest.fixture
