@@ -15,6 +15,7 @@ from mamlviz.core.checkpoint import Initialization, load_initialization, save_in
 from mamlviz.core.config import ClassificationConfig, TrainConfig
 from mamlviz.core.data import default_generator
 from mamlviz.core.errors import DataError
+from mamlviz.core.omniglot import convnet
 from mamlviz.core.omniglot import training as classification_training
 from mamlviz.core.omniglot.classification import (
     ImagePool,
@@ -202,3 +203,30 @@ def test_cross_entropy_per_task_is_per_task():
     loss = ce_per_task(logits, torch.zeros(2, 4, dtype=torch.long))
     assert loss[0] == pytest.approx(np.log(3))
     assert loss[1] < 1e-3
+
+
+def test_shared_layers_fold_tasks_with_per_task_first_and_second_derivatives():
+    """θ viewed per task (stride 0: the fold-at-θ path) gives the grouped path's logits, per-task gradients
+    and second derivatives."""
+    generator = default_generator(7)
+    theta = {k: v.requires_grad_(True) for k, v in init_conv_params(8, 5, generator, torch.float64).items()}
+    x = torch.rand(3, 4, 1, 28, 28, generator=generator, dtype=torch.float64)
+    y = torch.randint(5, (3, 4), generator=generator)
+    weights = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)  # tasks weigh differently: per-task gradients differ
+    probes = {k: torch.rand(3, *v.shape, generator=generator, dtype=torch.float64) for k, v in theta.items()}
+
+    def derivatives(per_task):
+        logits = conv_forward(per_task, x)
+        grads = torch.autograd.grad(
+            (ce_per_task(logits, y) * weights).sum(), list(per_task.values()), create_graph=True
+        )
+        value = sum((g * probe).sum() for g, probe in zip(grads, probes.values(), strict=True))
+        return [logits, *grads, *torch.autograd.grad(value, list(theta.values()))]
+
+    folded = {k: v.expand(3, *v.shape) for k, v in theta.items()}
+    grouped = {k: v.expand(3, *v.shape).contiguous() for k, v in theta.items()}
+    assert convnet.shared(folded["3.weight"]) and not convnet.shared(grouped["3.weight"])
+    got, want = derivatives(folded), derivatives(grouped)
+    assert not torch.allclose(got[1][0], got[1][1]), "per-task gradients differ"
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
