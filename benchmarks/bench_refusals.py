@@ -89,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, path in hostile_files(Path(folder)).items():
             seconds = seconds_to_refuse(lambda p=path: load_initialization(p), args.repeats)
-            print(f"refuse a file whose {name}: {seconds:.3f} s")
+            print(f"refuse a file whose {name}: {1000 * seconds:.2f} ms")
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -97,8 +97,8 @@ def main() -> None:
         "points": [[0.0, 0.0]] * 1_000_000,
     }
     seconds = seconds_to_refuse(lambda: parse_session(document), args.repeats)
-    print(f"refuse a session of a million points: {seconds:.3f} s")
-    print(f"close the window while training: {seconds_to_close_while_training():.3f} s")
+    print(f"refuse a session of a million points: {1000 * seconds:.2f} ms")
+    print(f"close the window while training: {1000 * seconds_to_close_while_training():.0f} ms")
 
 
 if __name__ == "__main__":
