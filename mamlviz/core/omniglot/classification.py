@@ -177,6 +177,7 @@ def evaluate_classification(
     chunk: int = 50,
 ) -> EvalCurve:
     """Query accuracy (fraction) after 0..steps updates over n_tasks fresh seeded tasks, mean ± 95% interval."""
+    theta = for_ways(theta, ways)  # a pretrained baseline's head of thousands of classes is not what is adapted
     check_evaluation(n_tasks, steps, [shots], sum(v.numel() for v in theta.values()), chunk)
     generator = default_generator(seed)
     queries = min(queries, pool.drawers - shots)

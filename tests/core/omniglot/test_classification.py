@@ -124,6 +124,13 @@ def test_pretrained_baseline_classifies_among_all_pool_classes(pool):
     assert curve.mean[0] == pytest.approx(0.2), "a fresh zero head predicts class 0 for every query"
 
 
+def test_a_pretrained_head_of_thousands_of_classes_is_evaluated_as_the_n_way_head_it_becomes(pool):
+    """The memory bound counts what is adapted: 50 tasks × 4 copies of a 4,800-class head would be 1.0 GB."""
+    theta = init_conv_params(64, 4800, default_generator(5))
+    curve = evaluate_classification(theta, pool, 5, 1, 3, lr=0.4, n_tasks=50, queries=1)
+    assert curve.n_tasks == 50
+
+
 def test_training_through_the_trainer_exports_a_plain_pytorch_state_dict(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMLVIZ_CACHE", str(tmp_path / "cache"))
     data = make_omniglot(tmp_path / "data", characters=4)
