@@ -42,8 +42,9 @@ def _same_theta(args: list[str], tmp_path: Path) -> None:
     assert a.iterations == b.iterations
     compared = [name for name in a.params if not _feeds_batch_norm(name, a.params)]
     assert len(compared) >= len(a.params) - 4
-    for name in compared:
-        torch.testing.assert_close(b.params[name], a.params[name], rtol=1e-4, atol=1e-5)
+    for name in compared:  # oneDNN picks its convolution algorithm by batch size, so ranks round off otherwise,
+        # and Adam's normalised step makes that visible where a gradient is near zero (seen: 1.9e-5 in 1 of 36,864)
+        torch.testing.assert_close(b.params[name], a.params[name], rtol=1e-4, atol=5e-5)
 
 
 def test_shares_cover_the_meta_batch_once():

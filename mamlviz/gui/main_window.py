@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
         for group in (self.controls.task, self.controls.adapt, self.controls.compare):
             group.setVisible(on_playground)
         if index == self.classification_index and self.classification.demo is None and not self.jobs.busy:
-            self.classification.status.setText("Loading the shipped Omniglot initialization and meta-test alphabets…")
+            self.classification.status.setText("Loading the shipped Omniglot learners and their test characters…")
             self.jobs.run("omniglot demo", shipped.load_omniglot_demo)
 
     def _on_job(self, job: Job) -> None:

@@ -12,7 +12,9 @@ from mamlviz.core.omniglot.classification import ImagePool
 from mamlviz.core.omniglot.convnet import init_conv_params
 from mamlviz.core.omniglot.data import OmniglotSplit
 from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
+from mamlviz.core.omniglot.metric_demo import ClassifierDemo
 from mamlviz.gui.classification import ClassificationTab
+from tests.core.omniglot.fixtures import make_omniglot, save_classifier
 
 WAYS = 3
 
@@ -113,3 +115,19 @@ def test_keep_adds_examples_and_empty_canvas_is_one_sentence(tab, qtbot):
     qtbot.mouseClick(tab.class_canvases[0], Qt.MouseButton.RightButton)
     stroke(qtbot, tab.query_canvas, SHAPES[2])
     assert tab.status.text().endswith("Missing: class 2.")
+
+
+def test_files_of_different_splits_say_where_their_tasks_come_from(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMLVIZ_CACHE", str(tmp_path / "cache"))
+    # 12 + 12 characters: 4 of the evaluation archive are among the paper split's 6 meta-test ones
+    data = make_omniglot(tmp_path / "omniglot", alphabets=2, characters=6, drawers=4, distinct=True)
+    paths = {
+        "MAML": save_classifier(tmp_path / "paper.safetensors", "paper", WAYS),
+        "pretrained": save_classifier(tmp_path / "alphabets.safetensors", "alphabets", WAYS),
+    }
+    widget = ClassificationTab()
+    qtbot.addWidget(widget)
+    widget.show()
+    with qtbot.waitSignal(widget.predictions_changed):
+        widget.set_demo(ClassifierDemo.from_files(paths, data))
+    assert widget.status.text() == "Task 1: 3-way 1-shot from the 4 characters none of these files trained on."

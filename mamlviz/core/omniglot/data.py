@@ -6,7 +6,8 @@ The 105×105 one-bit PNGs are decoded with Pillow (size checked before decoding)
 28×28 and inverted so ink is 255 on a 0 background. A decoded split is cached as `.npz` in the
 user cache folder, keyed by the archive's SHA-256, so the second load takes well under a second.
 `meta_split` / `load_meta_test` give the meta-train and meta-test characters of a config's `split`: the two
-archives as they are ('alphabets'), or the paper's random split of their 1,623 characters ('paper').
+archives as they are ('alphabets'), or the paper's random split of their 1,623 characters ('paper');
+`unseen_characters` gives the characters none of several splits meta-trained on.
 """
 
 from __future__ import annotations
@@ -129,6 +130,34 @@ def load_meta_test(split: str, data: str | Path | None = None) -> OmniglotSplit:
     if split == "alphabets":
         return load_split("evaluation", data)
     return meta_split(split, load_split("background", data), load_split("evaluation", data))[1]
+
+
+def unseen_characters(splits: Sequence[str], data: str | Path | None = None) -> OmniglotSplit:
+    """The characters that none of `splits` meta-trained on: the intersection of their meta-test characters.
+
+    Each character is named '<archive>/Alphabet/characterNN', as `meta_split`'s 'paper' split names it, so the
+    name is the same whichever split holds it. One split: its meta-test characters ('alphabets': the evaluation
+    archive, loaded alone; 'paper': its 423); 'paper' with 'alphabets': the evaluation characters among the
+    paper's meta-test ones (about 170 of the official 1,623). Rows follow the first split's meta-test order.
+    """
+    distinct = list(dict.fromkeys(splits))
+    if not distinct:
+        raise ValueError("unseen_characters needs at least one split.")
+    for split in distinct:
+        if split not in OMNIGLOT_SPLITS:
+            raise ConfigError(f"unknown Omniglot split {split!r}; choose {' or '.join(OMNIGLOT_SPLITS)}.")
+    evaluation = load_split("evaluation", data)
+    background = load_split("background", data) if distinct != ["alphabets"] else None
+    tests = []
+    for split in distinct:
+        if split == "alphabets":
+            tests.append(OmniglotSplit(evaluation.images, tuple(f"evaluation/{c}" for c in evaluation.characters)))
+        else:
+            tests.append(meta_split(split, background, evaluation)[1])
+    first, *others = tests
+    common = set(first.characters).intersection(*(other.characters for other in others))
+    rows = [i for i, name in enumerate(first.characters) if name in common]
+    return OmniglotSplit(first.images[rows], tuple(first.characters[i] for i in rows))
 
 
 def _locate(name: str, data: Path | None) -> Path:

@@ -3,7 +3,7 @@ user's drawings, adapt each named initialization and return class probabilities 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,19 @@ from mamlviz.core.data import default_generator
 from mamlviz.core.errors import DataError
 from mamlviz.core.model import Params
 from mamlviz.core.omniglot.classification import ImagePool, adapt_and_predict, sample_classification_tasks
-from mamlviz.core.omniglot.data import load_split
+from mamlviz.core.omniglot.data import unseen_characters
 
 Array = np.ndarray
+META_TEST = "the meta-test alphabets"
+"""Where an 'alphabets'-split demo's tasks come from (and a pool that does not say)."""
+
+
+@dataclass(frozen=True)
+class DemoPool(ImagePool):
+    """The demo's task pool: the characters none of its files meta-trained on; `source` says so in a phrase
+    (e.g. 'the meta-test alphabets', 'the 172 characters none of these files trained on')."""
+
+    source: str = META_TEST
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,8 @@ class FewShotDemo:
 
     @classmethod
     def from_files(cls, paths: dict[str, str | Path], data: str | Path | None, lr: float | None = None) -> FewShotDemo:
-        """Load Omniglot initializations by name and the meta-test alphabets (from `data`; None: no pool).
+        """Load Omniglot initializations by name and the characters none of them meta-trained on (from `data`;
+        None: no pool; see `load`).
 
         The adaptation rate is `lr`, else the first file's training α. Takes seconds the first time
         the data is decoded (then cached): call it off the GUI thread.
@@ -53,17 +64,38 @@ class FewShotDemo:
         paths: dict[str, str | Path], data: str | Path | None
     ) -> tuple[dict[str, Initialization], ImagePool | None]:
         """The Omniglot initializations by name (another domain's file is refused) and, unless `data` is None,
-        the meta-test pool with the first file's rotations."""
+        a `DemoPool` of the characters none of them meta-trained on (`data.unseen_characters` of their splits),
+        with the first file's rotations; a DataError if those are fewer than the first file's ways."""
         inits = {name: load_initialization(path) for name, path in paths.items()}
         for name, init in inits.items():
             if init.config.domain != "omniglot":
                 raise DataError(f"{paths[name]} is a {init.config.domain} initialization, not an Omniglot classifier.")
-        rotations = next(iter(inits.values())).config.classification.rotations
-        pool = ImagePool.from_split(load_split("evaluation", data), rotations) if data is not None else None
-        return inits, pool
+        if data is None:
+            return inits, None
+        first = next(iter(inits.values())).config.classification
+        splits = [init.config.classification.split for init in inits.values()]
+        unseen = unseen_characters(splits, data)
+        count = len(unseen.characters)
+        if len(set(splits)) > 1:
+            source = f"the {count} characters none of these files trained on"
+            if count < first.ways:
+                raise DataError(
+                    f"these files were meta-trained on different Omniglot splits ({' and '.join(sorted(set(splits)))}) "
+                    f"and only {_count(count)} {'is' if count == 1 else 'are'} new to all of them, too few for "
+                    f"{first.ways}-way tasks."
+                )
+        else:
+            source = META_TEST if splits[0] == "alphabets" else f"the {splits[0]} split's meta-test characters"
+            if count < first.ways:
+                raise DataError(
+                    f"the {splits[0]} split's meta-test part holds only {_count(count)}, too few for "
+                    f"{first.ways}-way tasks."
+                )
+        return inits, replace(DemoPool.from_split(unseen, first.rotations), source=source)
 
     def sample_task(self, seed: int, queries_per_class: int = 1) -> DemoTask:
-        """A fresh N-way K-shot task from the pool (the meta-test alphabets), queries shuffled."""
+        """A fresh N-way K-shot task from the pool (characters none of the files meta-trained on), queries
+        shuffled."""
         if self.pool is None:
             raise DataError("no Omniglot data is loaded, so only tasks you draw yourself are available.")
         generator = default_generator(seed)
@@ -83,3 +115,7 @@ class FewShotDemo:
         ways, shots = task.support.shape[:2]
         labels = np.repeat(np.arange(ways), shots)
         return self.predict(task.support.reshape(ways * shots, *task.support.shape[2:]), labels, task.queries, steps)
+
+
+def _count(n: int) -> str:
+    return f"{n} character{'s' * (n != 1)}"

@@ -156,7 +156,7 @@ class ClassifierDemo(FewShotDemo):
     def from_files(
         cls, paths: dict[str, str | Path], data: str | Path | None, lr: float | None = None
     ) -> ClassifierDemo:
-        """Load Omniglot learners by name and the meta-test alphabets (from `data`; None: no pool).
+        """Load Omniglot learners by name and the characters none of them meta-trained on (from `data`; None: no pool).
 
         Ways and shots are the first file's (its test task); `lr` (else the first SGD learner's training α)
         adapts the SGD learners. Takes seconds the first time the data is decoded: call it off the GUI thread.

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from mamlviz.core.model import Params
 from mamlviz.core.omniglot.convnet import HEAD
-from mamlviz.core.omniglot.fewshot_demo import DemoTask, FewShotDemo
+from mamlviz.core.omniglot.fewshot_demo import META_TEST, DemoTask, FewShotDemo
 from mamlviz.core.omniglot.metric import is_metric
 from mamlviz.core.omniglot.metric_demo import ClassifierDemo
 from mamlviz.gui.classification.canvas import DrawingCanvas
@@ -264,7 +264,10 @@ class ClassificationTab(QWidget):
         self._adapt_task()
 
     def task_caption(self) -> str:
-        return f"Task {self.seed}: {self.demo.ways}-way {self.demo.shots}-shot from the meta-test alphabets."
+        """'Task 3: 5-way 1-shot from …', naming the pool (`DemoPool.source`: the characters the files did not
+        meta-train on, e.g. 'the 172 characters none of these files trained on' when their splits differ)."""
+        source = getattr(self.demo.pool, "source", META_TEST)
+        return f"Task {self.seed}: {self.demo.ways}-way {self.demo.shots}-shot from {source}."
 
     def _adapt_task(self) -> None:
         task, steps = self.task, self.steps_spin.value()

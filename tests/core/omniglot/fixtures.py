@@ -9,7 +9,12 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
+
+from mamlviz.core.checkpoint import Initialization, save_initialization
+from mamlviz.core.config import ClassificationConfig, TrainConfig
+from mamlviz.core.omniglot.convnet import init_conv_params
 
 
 def paeth(left: int, up: int, upper_left: int) -> int:
@@ -111,10 +116,17 @@ def drawing(rng: np.random.Generator, size: int = 105) -> np.ndarray:
 
 
 def make_archive(
-    folder: Path, name: str, alphabets: int = 2, characters: int = 3, drawers: int = 20, size: int = 105
+    folder: Path,
+    name: str,
+    alphabets: int = 2,
+    characters: int = 3,
+    drawers: int = 20,
+    size: int = 105,
+    seed: int | None = None,
 ) -> Path:
-    """Write `folder/name.zip` laid out like the official archive; returns its path."""
-    rng = np.random.default_rng(len(name))
+    """Write `folder/name.zip` laid out like the official archive; returns its path. The drawings are random with
+    `seed`, by default len(name): the two official names are as long, so both archives then hold the same."""
+    rng = np.random.default_rng(len(name) if seed is None else seed)
     path = folder / f"{name}.zip"
     with zipfile.ZipFile(path, "w") as archive:
         for a in range(alphabets):
@@ -128,11 +140,11 @@ def make_archive(
     return path
 
 
-def make_omniglot(folder: Path, **kwargs: int) -> Path:
-    """Both split archives in `folder`; returns the folder."""
+def make_omniglot(folder: Path, distinct: bool = False, **kwargs: int) -> Path:
+    """Both split archives in `folder`; returns the folder. They hold the same drawings unless `distinct`."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("images_background", "images_evaluation"):
-        make_archive(folder, name, **kwargs)
+    for seed, name in enumerate(("images_background", "images_evaluation")):
+        make_archive(folder, name, **kwargs, seed=seed if distinct else None)
     return folder
 
 
@@ -142,3 +154,11 @@ def overfull_png(megabytes: int) -> bytes:
     idat = b"".join(compressor.compress(block) for _ in range(megabytes)) + compressor.flush()
     header = struct.pack(">IIBBBBB", 105, 105, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def save_classifier(path: Path, split: str, ways: int = 3, rotations: bool = True) -> Path:
+    """A tiny (8-filter) Omniglot MAML file meta-trained on `split` ('alphabets' or 'paper'); returns its path."""
+    c = ClassificationConfig(ways=ways, filters=8, split=split, rotations=rotations)
+    params = init_conv_params(8, ways, torch.Generator().manual_seed(0))
+    save_initialization(path, Initialization(params, TrainConfig(domain="omniglot", classification=c), "maml"))
+    return path
