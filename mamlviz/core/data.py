@@ -27,6 +27,9 @@ class TaskBatch:
     phase: Tensor
 
     def to(self, device: torch.device | str) -> TaskBatch:
+        """The batch on `device` (itself if it is there already: no per-iteration copies or calls)."""
+        if self.support_x.device == torch.device(device):
+            return self
         return TaskBatch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
 

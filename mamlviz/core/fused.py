@@ -83,9 +83,23 @@ class MetaUpdate:
         self.call = torch.compile(meta_update, dynamic=False) if compile else meta_update
         self.compiled_for: set[bool] = set() if compile else {False, True}
         """The `first_order` values compiled so far (each is one program)."""
+        self.scalars: dict[str, tuple[Tensor, float]] = {}
+        """Adam's step count and learning rate as the tensors each call takes, with their values (see `_scalar`)."""
 
     def __call__(self, theta: Params, lrs: Params, batch: TaskBatch, iteration: int) -> Any:
         return self.gradient(theta, lrs, batch, iteration)
+
+    def _scalar(self, name: str, value: float, like: Params) -> Tensor:
+        """`value` as a 0-d tensor like θ's, kept between calls and refilled only when it changes (cheaper than a new
+        tensor each iteration)."""
+        held = self.scalars.get(name)
+        if held is None:
+            template = next(iter(like.values()))
+            held = (torch.tensor(value, dtype=template.dtype, device=template.device), value)
+        elif held[1] != value:
+            held = (held[0].fill_(value), value)
+        self.scalars[name] = held
+        return held[0]
 
     def first_order_at(self, iteration: int) -> bool:
         """Which program `update` runs at `iteration`: first order (FO-MAML, MAML++'s first iterations) or not."""
@@ -101,9 +115,7 @@ class MetaUpdate:
         """`meta_update` with Adam's step count `step` (this one included) and learning rate `lr`."""
         cfg = self.cfg
         first_order = self.first_order_at(iteration)
-        like = next(iter(theta.values()))
-        as_tensor = {"dtype": like.dtype, "device": like.device}
-        args = (theta, exp_avg, exp_avg_sq, torch.tensor(float(step), **as_tensor), torch.tensor(lr, **as_tensor))
+        args = (theta, exp_avg, exp_avg_sq, self._scalar("step", float(step), theta), self._scalar("lr", lr, theta))
         if first_order in self.compiled_for:
             return self.call(*args, batch, cfg.inner_lr, cfg.inner_steps, first_order)
         self.compiled_for.add(first_order)

@@ -163,6 +163,8 @@ class Learner:
         self.moments = [{k: torch.zeros_like(v) for k, v in self.theta.items()} for _ in range(2)] if self.fused else []
         """Adam's first and second moments of the fused update (its own: torch's optimizer is not used there)."""
         self.fused_steps = 0
+        self.plain = {k: v.detach() for k, v in self.theta.items()}
+        """θ without autograd for the fused update: the same storage, updated in place."""
 
     def step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """One meta-update; refuses to apply a non-finite loss or gradient."""
@@ -187,9 +189,8 @@ class Learner:
     def fused_step(self, batch: TaskBatch, iteration: int) -> dict[str, Tensor]:
         """The meta-update as one compiled call; θ and the moments stay as they were if it was not finite."""
         assert self.fused is not None
-        plain = {k: v.detach() for k, v in self.theta.items()}  # the same storage, updated in place
         lr = self.optimizer.param_groups[0]["lr"]
-        post, pre, ok = self.fused.update(plain, *self.moments, self.fused_steps + 1, lr, batch, iteration)
+        post, pre, ok = self.fused.update(self.plain, *self.moments, self.fused_steps + 1, lr, batch, iteration)
         if not bool(ok):
             raise self.diverged(iteration)
         self.fused_steps += 1
