@@ -82,6 +82,7 @@ def omniglot_demo_files() -> dict[str, Path]:
 
 
 def load_omniglot_demo() -> ClassifierDemo:
-    """The Classification tab's demo: the shipped MAML, pretrained net, ProtoNet and Matching Net, with the meta-test
-    alphabets where the shipped MAML's Omniglot folder is on this machine. Takes seconds: call it off the GUI thread."""
+    """The Classification tab's demo: the shipped MAML, pretrained net, ProtoNet and Matching Net, with the characters
+    none of them meta-trained on where the shipped MAML's Omniglot folder is on this machine. Takes seconds: call it
+    off the GUI thread."""
     return ClassifierDemo.from_files(omniglot_demo_files(), shipped_omniglot_data() or None)
