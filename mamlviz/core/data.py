@@ -26,9 +26,9 @@ class TaskBatch:
     amplitude: Tensor
     phase: Tensor
 
-    def to(self, device: torch.device | str) -> TaskBatch:
-        """The batch on `device` (itself if it is there already: no per-iteration copies or calls)."""
-        if self.support_x.device == torch.device(device):
+    def to(self, device: torch.device | str | torch.dtype) -> TaskBatch:
+        """The batch on `device` (itself if it is there already: no per-iteration copies or calls), or in a dtype."""
+        if isinstance(device, (str, torch.device)) and self.support_x.device == torch.device(device):
             return self
         return TaskBatch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
