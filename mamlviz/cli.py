@@ -25,6 +25,7 @@ from mamlviz.core.config import (
     parse_hidden,
 )
 from mamlviz.core.errors import ConfigError, MamlvizError, TrainingDiverged
+from mamlviz.core.fused import COMPILE_COST
 
 if TYPE_CHECKING:
     from mamlviz.core.checkpoint import Initialization
@@ -266,8 +267,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, device=device, compile=compile, ranks=ranks, keep_best=args.keep_best)
     if ranks.world == 1 and any(getattr(learner, "fused", None) for learner in trainer.learners):
         print(
-            "compiling each meta-iteration into one call (--compile off skips it): about 15 s the first time on "
-            "this machine, a few seconds after",
+            f"compiling each meta-iteration into one call (--compile off skips it): {COMPILE_COST}",
             file=sys.stderr,
         )
     started_from = _start_from(trainer, args.init) if args.init is not None else None

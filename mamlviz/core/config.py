@@ -169,8 +169,13 @@ class ClassificationConfig:
         check_setting("shots", self.shots, "shots per class")
         check_setting("shots", self.queries, "queries per class")
         check_setting("filters", self.filters)
-        if self.split not in OMNIGLOT_SPLITS:
-            raise ConfigError(f"unknown Omniglot split {self.split!r}; choose {' or '.join(OMNIGLOT_SPLITS)}.")
+        check_split(self.split)
+
+
+def check_split(split: str) -> None:
+    """A ConfigError unless `split` is one of OMNIGLOT_SPLITS."""
+    if split not in OMNIGLOT_SPLITS:
+        raise ConfigError(f"unknown Omniglot split {split!r}; choose {' or '.join(OMNIGLOT_SPLITS)}.")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from mamlviz.core import registry
 from mamlviz.core.checkpoint import Initialization
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.device import describe, resolve_device
+from mamlviz.core.fused import COMPILE_COST
 from mamlviz.core.model import Params
 from mamlviz.core.sinusoid.playground import make_probe, probe_fit
 from mamlviz.core.train import Trainer
@@ -36,9 +37,7 @@ from mamlviz.gui.worker import TrainingChunk, TrainingWorker
 STOP_WAIT_MS = 1000
 COMPILE: bool | None = None
 """The `Trainer`'s `compile`: None is `mamlviz train --compile auto` (`fused.compile_by_default`)."""
-COMPILE_NOTE = (
-    "Compiling each meta-iteration into one call: about 15 s the first time on this machine, a few seconds after."
-)
+COMPILE_NOTE = f"Compiling each meta-iteration into one call: {COMPILE_COST}."
 PAUSE_AFTER_COMPILE = f"Training pauses once the meta-iteration is compiled ({COMPILE_TIME})."
 STOP_AFTER_COMPILE = f"Stopping once the meta-iteration is compiled ({COMPILE_TIME}): a compile cannot be interrupted."
 

@@ -28,8 +28,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mamlviz.core.config import OMNIGLOT_SPLITS
-from mamlviz.core.errors import ConfigError, DataError
+from mamlviz.core.config import check_split
+from mamlviz.core.errors import DataError
 
 SPLITS = {"background": "images_background", "evaluation": "images_evaluation"}
 """The two archives; split 'alphabets' meta-trains on the background ones and meta-tests on the evaluation ones."""
@@ -106,8 +106,7 @@ def meta_split(split: str, background: OmniglotSplit, evaluation: OmniglotSplit)
     """
     if split == "alphabets":
         return background, evaluation
-    if split not in OMNIGLOT_SPLITS:
-        raise ConfigError(f"unknown Omniglot split {split!r}; choose {' or '.join(OMNIGLOT_SPLITS)}.")
+    check_split(split)
     if background.images.shape[1:] != evaluation.images.shape[1:]:
         raise DataError(
             f"the archives hold {background.images.shape[1]} and {evaluation.images.shape[1]} drawings per "
@@ -144,8 +143,7 @@ def unseen_characters(splits: Sequence[str], data: str | Path | None = None) -> 
     if not distinct:
         raise ValueError("unseen_characters needs at least one split.")
     for split in distinct:
-        if split not in OMNIGLOT_SPLITS:
-            raise ConfigError(f"unknown Omniglot split {split!r}; choose {' or '.join(OMNIGLOT_SPLITS)}.")
+        check_split(split)
     evaluation = load_split("evaluation", data)
     background = load_split("background", data) if distinct != ["alphabets"] else None
     tests = []

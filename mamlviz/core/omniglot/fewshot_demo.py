@@ -78,19 +78,15 @@ class FewShotDemo:
         count = len(unseen.characters)
         if len(set(splits)) > 1:
             source = f"the {count} characters none of these files trained on"
-            if count < first.ways:
-                raise DataError(
-                    f"these files were meta-trained on different Omniglot splits ({' and '.join(sorted(set(splits)))}) "
-                    f"and only {_count(count)} {'is' if count == 1 else 'are'} new to all of them, too few for "
-                    f"{first.ways}-way tasks."
-                )
+            shortage = (
+                f"these files were meta-trained on different Omniglot splits ({' and '.join(sorted(set(splits)))}) "
+                f"and only {_count(count)} {'is' if count == 1 else 'are'} new to all of them"
+            )
         else:
             source = META_TEST if splits[0] == "alphabets" else f"the {splits[0]} split's meta-test characters"
-            if count < first.ways:
-                raise DataError(
-                    f"the {splits[0]} split's meta-test part holds only {_count(count)}, too few for "
-                    f"{first.ways}-way tasks."
-                )
+            shortage = f"the {splits[0]} split's meta-test part holds only {_count(count)}"
+        if count < first.ways:
+            raise DataError(f"{shortage}, too few for {first.ways}-way tasks.")
         return inits, replace(DemoPool.from_split(unseen, first.rotations), source=source)
 
     def sample_task(self, seed: int, queries_per_class: int = 1) -> DemoTask:
