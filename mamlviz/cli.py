@@ -385,17 +385,23 @@ def _start_from(trainer, path: Path) -> dict[str, object]:
     from mamlviz.core.checkpoint import load_initialization
 
     init = load_initialization(path)
+    if init.config.domain != trainer.cfg.domain:
+        raise ConfigError(f"--init {path} holds another network than this run trains; give the same architecture.")
+    params, note = registry.get(trainer.cfg.domain).start_params(init.params, trainer.cfg)
     learner = trainer.learners[0]
     shapes = {k: tuple(v.shape) for k, v in learner.theta.items()}
-    if {k: tuple(v.shape) for k, v in init.params.items()} != shapes or init.config.domain != trainer.cfg.domain:
+    if {k: tuple(v.shape) for k, v in params.items()} != shapes:
         raise ConfigError(f"--init {path} holds another network than this run trains; give the same architecture.")
+    if note and trainer.ranks.main:
+        print(f"--init {path.name}: {note}.", file=sys.stderr)
     with torch.no_grad():
-        for name, value in init.params.items():
+        for name, value in params.items():
             learner.theta[name].copy_(value)
         for name, value in (init.inner_lrs or {}).items():
             if name in learner.inner_lrs and learner.inner_lrs[name].shape == value.shape:
                 learner.inner_lrs[name].copy_(value)
-    return {"file": path.name, "algorithm": init.algorithm, "iterations": init.iterations}
+    started = {"file": path.name, "algorithm": init.algorithm, "iterations": init.iterations}
+    return {**started, "changed": note} if note else started
 
 
 class Stopped(KeyboardInterrupt):

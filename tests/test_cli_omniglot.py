@@ -6,6 +6,7 @@ import pytest
 
 from mamlviz.cli import main
 from mamlviz.core.checkpoint import load_initialization
+from mamlviz.core.omniglot.convnet import HEAD
 from tests.core.omniglot.fixtures import archive_with, make_omniglot, short_ihdr_png
 
 
@@ -40,6 +41,23 @@ def test_twenty_ways_take_the_papers_twenty_way_settings(tmp_path):
     assert main([*args, "--data", str(data), "--out", str(out)]) == 0
     config = load_initialization(out).config
     assert (config.inner_lr, config.inner_steps, config.classification.ways) == (0.1, 5, 20)
+
+
+def test_init_from_another_number_of_ways_keeps_the_body_and_zeroes_the_head(tmp_path, capsys):
+    data = make_omniglot(tmp_path / "omniglot", characters=3)
+    common = ["train", "--domain", "omniglot", "--shots", "1", "--meta-batch", "2", "--val-tasks", "2"]
+    common += ["--data", str(data), "--inner-steps", "1", "--inner-lr", "0.4"]
+    three, four = tmp_path / "o3.safetensors", tmp_path / "o4.safetensors"
+    assert main([*common, "--ways", "3", "--iters", "2", "--out", str(three)]) == 0
+    capsys.readouterr()
+    assert main([*common, "--ways", "4", "--iters", "1", "--init", str(three), "--out", str(four)]) == 0
+    assert "its 3-way head is replaced by a zero 4-way one" in capsys.readouterr().err
+    before, after = load_initialization(three), load_initialization(four)
+    assert after.params[f"{HEAD}.weight"].shape[-2] == 4
+    body = [name for name in before.params if not name.startswith(f"{HEAD}.")]
+    # one Adam step at 1e-3 moves each weight by at most about 1e-3: the body is the file's, not a fresh draw
+    assert max(float((after.params[k] - before.params[k]).abs().max()) for k in body) < 1.5e-3
+    assert after.metrics["started_from"]["changed"] == "its 3-way head is replaced by a zero 4-way one"
 
 
 def test_wrong_data_path_is_one_sentence(tmp_path, capsys):

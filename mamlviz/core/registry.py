@@ -123,6 +123,9 @@ class DomainSpec:
     `Learner`'s Adam step (2D navigation: TRPO); None: `train.Learner`."""
     eval_tasks: int = 600
     """Test tasks `mamlviz eval` uses by default."""
+    start_params: Callable[[Params, TrainConfig], tuple[Params, str]] = field(default=lambda params, cfg: (params, ""))
+    """(θ of an `--init` file, this run's config) -> θ to start from and a note of what was changed ('' if nothing),
+    before its shapes are checked (Omniglot: a head for another number of ways becomes a zero one)."""
     selection: Callable[[TrainConfig, str], SelectionMetric] | None = None
     """(cfg, learner's algorithm) -> the validation figure `--keep-best` selects by, one of the keys the domain's
     `validate` reports for that learner; None: the domain cannot keep its best iterate."""

@@ -14,7 +14,7 @@ from mamlviz.core.config import ClassificationConfig, TrainConfig
 from mamlviz.core.evaluate import file_column_width
 from mamlviz.core.model import Params
 from mamlviz.core.omniglot import metric
-from mamlviz.core.omniglot.classification import ImagePool, check_head, evaluate_classification
+from mamlviz.core.omniglot.classification import ImagePool, check_head, evaluate_classification, for_ways
 from mamlviz.core.omniglot.convnet import BLOCKS, HEAD, IMAGE_SIZE, param_shapes
 from mamlviz.core.omniglot.data import load_meta_test
 from mamlviz.core.omniglot.training import VALIDATION_STEPS
@@ -119,6 +119,16 @@ def _trained_summary(metrics: Mapping[str, object], out: Path) -> str:
     return f"; run `mamlviz eval {out}` for the accuracy on 600 meta-test tasks"
 
 
+def _start_params(params: Params, cfg: TrainConfig) -> tuple[Params, str]:
+    """`--init` from a file with a head for another number of ways: its body, and a zero head for this run's
+    (e.g. a 20-way run warm-started from a 5-way init); a metric learner's embedding has no head."""
+    head = params.get(f"{HEAD}.weight")
+    ways = cfg.classification.ways
+    if metric.is_metric(cfg.algo) or head is None or head.shape[-2] == ways:
+        return params, ""
+    return for_ways(params, ways), f"its {head.shape[-2]}-way head is replaced by a zero {ways}-way one"
+
+
 def _selection(cfg: TrainConfig, algo: str) -> SelectionMetric:
     """`--keep-best` selects by the validation query accuracy (after the last validation step where the learner
     adapts; higher is better)."""
@@ -152,5 +162,6 @@ SPEC = DomainSpec(
     metric_learners=True,
     algo_defaults=metric.algo_defaults,
     learner=metric.make_learner,
+    start_params=_start_params,
     selection=_selection,
 )
