@@ -11,7 +11,7 @@ of those ratios is printed with every one of them.
 
 Like with like: both sides make the same compile choice, `--compile {auto,on,off}` (default auto, what the app and
 `mamlviz train` do: compile the sinusoid (FO-)MAML meta-iteration from `fused.COMPILE_PAYS_FROM` = 20,000
-iterations on; the pretrained baseline always steps eagerly). The app is given it through
+iterations on, and the pretrained baseline's step beside it). The app is given it through
 `mamlviz.gui.training.COMPILE`, headless through `Trainer(compile=...)`, and the lines printed say what each side
 did. A compiled program is kept by the process, so where the choice compiles, one untimed warm-up run compiles it
 first (its seconds are printed) and every timed run, on both sides, then trains at the steady rate; with
@@ -148,7 +148,7 @@ def main() -> None:
         f"config: {cfg.algo}, {cfg.iterations} iterations, meta-batch {cfg.meta_batch}, validation every "
         f"{cfg.val_every}; {args.rounds} app runs between headless runs"
     )
-    how = "compiled (MAML; the pretrained baseline eager)" if compiled else "eager"
+    how = "compiled (MAML and the pretrained baseline)" if compiled else "eager"
     when = (
         f"; compiling took {compile_seconds:.1f} s in the untimed warm-up"
         + (", and every timed run compiled again from the disk cache" if recompile else ", timed runs reuse it")

@@ -1,6 +1,7 @@
-"""The whole (FO-)MAML meta-iteration as one compiled call: meta-gradient, finite check and Adam update.
+"""The whole (FO-)MAML meta-iteration as one compiled call: meta-gradient, finite check and Adam update; the
+same for a step of the joint regressors (the pretrained baseline, the oracle).
 
-`torch.compile` (Inductor with its C++ wrapper) turns the hand-written meta-gradient of `algorithms.py` and an
+`torch.compile` (Inductor with its C++ wrapper) turns the hand-written gradients of `algorithms.py` and an
 Adam update into one program with no Python between its operations. Inductor caches what it compiled on disk
 (`TORCHINDUCTOR_CACHE_DIR`, by default under the temporary directory), so a later run on the same machine pays a
 few seconds instead of the whole compile. `benchmarks/bench_core.py` times it against the eager path.
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mamlviz.core.algorithms import maml_meta_gradient
+from mamlviz.core.algorithms import maml_meta_gradient, pretrained_gradient, with_task_inputs
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch
 from mamlviz.core.model import Params
@@ -22,6 +23,8 @@ Gradient = Any
 """`train.Gradient` (not imported: `train` imports this module)."""
 
 FUSED_ALGORITHMS = ("maml", "fomaml")
+JOINT_ALGORITHMS = ("pretrained", "oracle")
+"""The joint regressors, whose hand-written gradient `joint_update` compiles."""
 COMPILE_PAYS_FROM = 20_000
 """Iterations from which compiling pays for itself on a cold cache (about 15 s to compile, then twice as fast)."""
 COMPILE_COST = "about 15 s the first time on this machine, a few seconds after"
@@ -33,8 +36,10 @@ EPS = 1e-8
 
 
 def fusable(cfg: TrainConfig, algo: str | None = None) -> bool:
-    """Whether `algo` (default cfg.algo) trains with the hand-written meta-gradient that `MetaUpdate` compiles."""
-    return (algo or cfg.algo) in FUSED_ALGORITHMS and not (cfg.msl or cfg.lslr)
+    """Whether `algo` (default cfg.algo) trains with a hand-written gradient that `MetaUpdate` compiles: (FO-)MAML
+    without MSL or LSLR, and the joint regressors."""
+    algo = algo or cfg.algo
+    return algo in JOINT_ALGORITHMS or (algo in FUSED_ALGORITHMS and not (cfg.msl or cfg.lslr))
 
 
 def compile_by_default(cfg: TrainConfig) -> bool:
@@ -45,6 +50,23 @@ def compile_by_default(cfg: TrainConfig) -> bool:
 def finite(loss: Tensor, grads: Params) -> Tensor:
     """Whether a loss and every gradient are finite, as one boolean tensor (no host synchronisation)."""
     return torch.isfinite(loss + sum(g.sum() for g in grads.values()))
+
+
+def adam_in_place(
+    theta: Params, exp_avg: Params, exp_avg_sq: Params, step: Tensor, lr: Tensor, grads: Params, ok: Tensor
+) -> None:
+    """torch.optim.Adam's update of θ and its moments, in place; nothing moves where `ok` is False. `step` is
+    Adam's step count including this one."""
+    beta1, beta2 = BETAS
+    step_size = lr / (1 - beta1**step)
+    root_correction = (1 - beta2**step).sqrt()
+    for name, param in theta.items():
+        grad = grads[name]
+        moment = torch.where(ok, beta1 * exp_avg[name] + (1 - beta1) * grad, exp_avg[name])
+        second = torch.where(ok, beta2 * exp_avg_sq[name] + (1 - beta2) * grad * grad, exp_avg_sq[name])
+        param.sub_(torch.where(ok, step_size * moment / (second.sqrt() / root_correction + EPS), 0.0))
+        exp_avg[name].copy_(moment)
+        exp_avg_sq[name].copy_(second)
 
 
 def meta_update(
@@ -60,32 +82,39 @@ def meta_update(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One meta-iteration in place: θ and Adam's moments move only if the loss and meta-gradient are finite.
 
-    `step` is Adam's step count including this one. Returns (query loss after adaptation, before it, finite).
+    Returns (query loss after adaptation, before it, finite).
     """
     grads, post, pre = maml_meta_gradient(theta, batch, inner_lr, inner_steps, first_order=first_order)
     ok = finite(post, grads)
-    beta1, beta2 = BETAS
-    step_size = lr / (1 - beta1**step)
-    root_correction = (1 - beta2**step).sqrt()
-    for name, param in theta.items():
-        grad = grads[name]
-        moment = torch.where(ok, beta1 * exp_avg[name] + (1 - beta1) * grad, exp_avg[name])
-        second = torch.where(ok, beta2 * exp_avg_sq[name] + (1 - beta2) * grad * grad, exp_avg_sq[name])
-        param.sub_(torch.where(ok, step_size * moment / (second.sqrt() / root_correction + EPS), 0.0))
-        exp_avg[name].copy_(moment)
-        exp_avg_sq[name].copy_(second)
+    adam_in_place(theta, exp_avg, exp_avg_sq, step, lr, grads, ok)
     return post, pre, ok
 
 
+def joint_update(
+    theta: Params, exp_avg: Params, exp_avg_sq: Params, step: Tensor, lr: Tensor, batch: TaskBatch, oracle: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One step of a joint regressor in place (the pretrained baseline; the oracle, which also sees each task's
+    parameters), moving only if finite. Returns (loss, loss, finite), shaped like `meta_update`'s."""
+    with torch.no_grad():
+        grads, loss = pretrained_gradient(theta, with_task_inputs(batch) if oracle else batch)
+    ok = finite(loss, grads)
+    adam_in_place(theta, exp_avg, exp_avg_sq, step, lr, grads, ok)
+    return loss, loss, ok
+
+
 class MetaUpdate:
-    """A compiled `meta_update` for one algorithm and config; called as `gradient`, the eager meta-gradient
-    (what a learner shared by several ranks needs, as it all-reduces the gradient before its update)."""
+    """A compiled `meta_update` (or `joint_update`, for a joint regressor) for one algorithm and config; called as
+    `gradient`, the eager gradient (what a learner shared by several ranks needs, as it all-reduces the gradient
+    before its update)."""
 
     def __init__(self, algo: str, cfg: TrainConfig, gradient: Gradient, compile: bool = True) -> None:
         self.algo, self.cfg, self.gradient = algo, cfg, gradient
-        self.call = torch.compile(meta_update, dynamic=False) if compile else meta_update
-        self.compiled_for: set[bool] = set() if compile else {False, True}
-        """The `first_order` values compiled so far (each is one program)."""
+        self.joint = algo in JOINT_ALGORITHMS
+        program = joint_update if self.joint else meta_update
+        self.call = torch.compile(program, dynamic=False) if compile else program
+        self.compiled: set[tuple] = set()
+        """The programs compiled so far, by `program_at`; every one counts as compiled when not compiling."""
+        self.compiling = compile
         self.scalars: dict[str, tuple[Tensor, float]] = {}
         """Adam's step count and learning rate as the tensors each call takes, with their values (see `_scalar`)."""
 
@@ -105,26 +134,35 @@ class MetaUpdate:
         return held[0]
 
     def first_order_at(self, iteration: int) -> bool:
-        """Which program `update` runs at `iteration`: first order (FO-MAML, MAML++'s first iterations) or not."""
+        """Whether the meta-gradient at `iteration` is first order (FO-MAML, MAML++'s first iterations)."""
         return self.algo == "fomaml" or iteration <= self.cfg.first_order_until
+
+    def program_at(self, iteration: int) -> tuple:
+        """The static arguments of the program `update` runs at `iteration` (each tuple is one compiled program)."""
+        if self.joint:
+            return (self.algo == "oracle",)
+        return (self.cfg.inner_lr, self.cfg.inner_steps, self.first_order_at(iteration))
 
     def compiles_at(self, iteration: int) -> bool:
         """Whether `update` at `iteration` compiles its program first (seconds, where the others take microseconds)."""
-        return self.first_order_at(iteration) not in self.compiled_for
+        return self.compiling and self.program_at(iteration) not in self.compiled
+
+    def metrics(self, post: Tensor, pre: Tensor) -> dict[str, Tensor]:
+        """The learner's metrics of one `update` (the same keys as its eager gradient's)."""
+        return {self.algo: post} if self.joint else {f"{self.algo}/pre": pre, f"{self.algo}/post": post}
 
     def update(
         self, theta: Params, exp_avg: Params, exp_avg_sq: Params, step: int, lr: float, batch: TaskBatch, iteration: int
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """`meta_update` with Adam's step count `step` (this one included) and learning rate `lr`."""
-        cfg = self.cfg
-        first_order = self.first_order_at(iteration)
+        """The program with Adam's step count `step` (this one included) and learning rate `lr`."""
+        program = self.program_at(iteration)
         args = (theta, exp_avg, exp_avg_sq, self._scalar("step", float(step), theta), self._scalar("lr", lr, theta))
-        if first_order in self.compiled_for:
-            return self.call(*args, batch, cfg.inner_lr, cfg.inner_steps, first_order)
-        self.compiled_for.add(first_order)
+        if not self.compiles_at(iteration):
+            return self.call(*args, batch, *program)
+        self.compiled.add(program)
         from torch._inductor import config as inductor_config  # seconds to import: only when compiling
 
         # Inductor's C++ wrapper calls the kernels with no Python in between (1.2x here). It is set only while
         # compiling: options given to torch.compile are re-applied on every call, at 8% of an iteration.
         with inductor_config.patch(cpp_wrapper=True):
-            return self.call(*args, batch, cfg.inner_lr, cfg.inner_steps, first_order)
+            return self.call(*args, batch, *program)

@@ -32,7 +32,7 @@ from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch, default_generator
 from mamlviz.core.distributed import SINGLE, Ranks, broadcast, reducer, take_tasks
 from mamlviz.core.errors import ConfigError, TrainingDiverged
-from mamlviz.core.fused import MetaUpdate, finite, fusable
+from mamlviz.core.fused import JOINT_ALGORITHMS, MetaUpdate, finite, fusable
 from mamlviz.core.model import Params
 
 
@@ -87,10 +87,21 @@ def gradient_for(algo: str, cfg: TrainConfig, compile: bool = False) -> Gradient
     """Meta-gradient, loss and metrics: by hand for (FO-)MAML without MSL or LSLR and for the joint
     regressors (pretrained, oracle), else autograd.
 
-    `compile` returns a `fused.MetaUpdate`: the hand-written (FO-)MAML meta-iteration, meta-gradient and Adam
-    update, compiled into one call (a `Learner` given one takes its steps through it); the autograd paths are
-    never compiled.
+    `compile` returns a `fused.MetaUpdate`: the hand-written (FO-)MAML meta-iteration or joint regression step,
+    gradient and Adam update, compiled into one call (a `Learner` given one takes its steps through it); the
+    autograd paths are never compiled.
     """
+    if algo in JOINT_ALGORITHMS:
+        view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
+
+        def joint(
+            theta: Params, lrs: Params, batch: TaskBatch, iteration: int
+        ) -> tuple[Params, Tensor, dict[str, Tensor]]:
+            with torch.no_grad():
+                grads, loss = pretrained_gradient(theta, view(batch))
+            return grads, loss, {algo: loss}
+
+        return MetaUpdate(algo, cfg, joint) if compile else joint
     if fusable(cfg, algo):
 
         def fast(
@@ -101,17 +112,6 @@ def gradient_for(algo: str, cfg: TrainConfig, compile: bool = False) -> Gradient
             return grads, post, {f"{algo}/pre": pre, f"{algo}/post": post}
 
         return MetaUpdate(algo, cfg, fast) if compile else fast
-    if algo in ("pretrained", "oracle"):
-        view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
-
-        def joint(
-            theta: Params, lrs: Params, batch: TaskBatch, iteration: int
-        ) -> tuple[Params, Tensor, dict[str, Tensor]]:
-            with torch.no_grad():
-                grads, loss = pretrained_gradient(theta, view(batch))
-            return grads, loss, {algo: loss}
-
-        return joint
     return autograd_gradient(objective_for(algo, cfg))
 
 
@@ -194,7 +194,7 @@ class Learner:
         if not bool(ok):
             raise self.diverged(iteration)
         self.fused_steps += 1
-        return {f"{self.algo}/pre": pre, f"{self.algo}/post": post}
+        return self.fused.metrics(post, pre)
 
     def diverged(self, iteration: int) -> TrainingDiverged:
         return TrainingDiverged(

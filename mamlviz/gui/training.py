@@ -4,8 +4,8 @@ The `Trainer` is built on a job (decoding Omniglot takes seconds) and then belon
 controller only reads what each chunk carries. Snapshots become initializations in the app state; the monitor and
 the status line are views it drives (any objects with the same methods: the tests use mocks).
 
-Like `mamlviz train --compile auto`, a run compiles its sinusoid (FO-)MAML meta-iteration where it is long enough
-(`fused.compile_by_default`; the pretrained baseline always steps eagerly). The iteration that compiles takes
+Like `mamlviz train --compile auto`, a run compiles its sinusoid (FO-)MAML meta-iteration, and the pretrained
+baseline's step beside it, where it is long enough (`fused.compile_by_default`). The iteration that compiles takes
 seconds (about 15 s on a cold Inductor cache): the status line counts them, and a pause or stop asked meanwhile
 says that it waits for the compile, which cannot be interrupted.
 """

@@ -101,7 +101,8 @@ def test_sgd_trajectory_is_plain_sgd(setup):
         torch.testing.assert_close(trajectory[1][k], params[k] - 0.1 * g0[k])
 
 
-def test_pretrained_gradient_is_joint_regression(setup):
+@pytest.mark.parametrize("as_compiled", [False, True], ids=["eager", "compiled-form"])
+def test_pretrained_gradient_is_joint_regression(setup, as_compiled):
     theta, batch = setup
     x = torch.cat([batch.support_x, batch.query_x], 1)
     y = torch.cat([batch.support_y, batch.query_y], 1)
@@ -109,7 +110,8 @@ def test_pretrained_gradient_is_joint_regression(setup):
     leaves = {k: v.clone().requires_grad_(True) for k, v in theta.items()}
     expected = torch.stack([((functional_call(module, leaves, (x[t],)) - y[t]) ** 2).mean() for t in range(4)]).mean()
     expected_grads = torch.autograd.grad(expected, list(leaves.values()))
-    grads, loss = pretrained_gradient(theta, batch)
+    with mock.patch("torch.compiler.is_compiling", return_value=as_compiled):
+        grads, loss = pretrained_gradient(theta, batch)
     torch.testing.assert_close(loss, expected)
     for name, expected_grad in zip(leaves, expected_grads, strict=True):
         torch.testing.assert_close(grads[name], expected_grad, rtol=1e-10, atol=1e-12)

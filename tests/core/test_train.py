@@ -66,11 +66,13 @@ def test_invalid_configs_are_refused(change, message):
 @pytest.mark.slow
 def test_compiled_meta_iterations_match_eager():
     cfg = dataclasses.replace(TINY, iterations=3)
-    eager, compiled = Trainer(cfg), Trainer(cfg, compile=True)
+    eager, compiled = Trainer(cfg, with_baseline=True), Trainer(cfg, with_baseline=True, compile=True)
+    assert all(learner.fused is not None for learner in compiled.learners)
     for _ in zip(eager.iterate(), compiled.iterate(), strict=True):
         pass
-    for name, value in eager.snapshot()["maml"].items():
-        torch.testing.assert_close(compiled.snapshot()["maml"][name], value, rtol=1e-4, atol=1e-6)
+    for algo in ("maml", "pretrained"):
+        for name, value in eager.snapshot()[algo].items():
+            torch.testing.assert_close(compiled.snapshot()[algo][name], value, rtol=1e-4, atol=1e-6, msg=name)
 
 
 def _scripted(trainer: Trainer, figures: dict[str, list[float]]) -> None:
