@@ -296,12 +296,15 @@ def _train_and_save(
     out = sys.stderr if ranks.main else open(os.devnull, "w")  # noqa: SIM115 - only rank 0 reports
     print(f"training {cfg.algo} on {cfg.domain} for {cfg.iterations} iterations on {where}", file=out)
     bar = ProgressBar(cfg.iterations, cfg.algo, out)
+    selection = spec.selection(cfg, trainer.learners[0].algo) if spec.selection is not None else None
     status, elapsed, evaluated = 0, None, {}
     try:
         try:
             for progress in trainer.iterate():
                 loss = progress.losses.get(f"{cfg.algo}/post", progress.losses.get(cfg.algo, float("nan")))
                 bar.update(progress.iteration, f"loss {loss:.3f}")
+                if progress.validation and selection is not None and selection.key in progress.validation:
+                    bar.note(_validation_line(progress.iteration, progress.validation, selection, trainer))
                 if distributed.any_rank(ranks, _deferred is not None, trainer.device):
                     _ignore_signals()
                     raise Stopped(_deferred or signal.SIGTERM)
@@ -351,6 +354,15 @@ def _train_and_save(
     summary = f"saved {args.out} after {trainer.iteration} iterations in {elapsed:.1f} s"
     print(summary + spec.trained_summary(metrics, args.out), file=sys.stderr)
     return status
+
+
+def _validation_line(iteration: int, validation: dict, selection: registry.SelectionMetric, trainer: Trainer) -> str:
+    """e.g. 'iteration 2,000: val accuracy 93.1% (the best so far: kept)', the figure `--keep-best` selects by."""
+    line = f"iteration {iteration:,}: {selection.describe(float(validation[selection.key]))}"
+    best = trainer.best
+    if best is not None and best.kept is not None:
+        line += " (the best so far: kept)" if best.kept.iteration == iteration else f" (kept: {best.kept.iteration:,})"
+    return line
 
 
 def _save(target: Path, init: Initialization) -> Path:

@@ -1,4 +1,9 @@
-"""A dependency-free text progress bar for long CLI work (written to stderr)."""
+"""A text progress bar for long CLI work (written to stderr).
+
+Hand-written because long trainings are logged to files: tqdm redraws with carriage returns whatever the stream,
+so a log becomes one ever-growing line, and rich's progress draws nothing on a stream that is not a terminal. This
+bar writes one line per tenth (and per minute) to a log, and redraws in place on a terminal.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +49,12 @@ class ProgressBar:
         )
         self.stream.write(("\r" + line + "\x1b[K") if self.interactive else line + "\n")
         self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """A line of its own (e.g. a validation figure), kept above the bar, which is redrawn at the next update."""
+        self.stream.write(("\r" + text + "\x1b[K\n") if self.interactive else text + "\n")
+        self.stream.flush()
+        self.last_draw = 0.0
 
     def close(self) -> float:
         """Finish the line; return elapsed seconds."""

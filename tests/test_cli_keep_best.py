@@ -83,6 +83,20 @@ def test_scripted_figures_rising_then_falling_choose_the_best_and_its_final_eval
     assert saved.metrics["eval_K5"] == expected["eval_K5"]  # the stored evaluation is the kept iterate's
 
 
+def test_each_validation_prints_its_figure_and_which_iterate_is_kept(validations, tmp_path, capsys):
+    _, script = validations
+    script += [3.0, 2.0, 0.5, 1.0, 4.0, 5.0, 6.0, 7.0]
+    assert main([*TINY, "--keep-best", "--out", str(tmp_path / "best.safetensors")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("iteration ")]
+    assert lines[:4] == [
+        "iteration 5: val MSE 3 (the best so far: kept)",
+        "iteration 10: val MSE 2 (the best so far: kept)",
+        "iteration 15: val MSE 0.5 (the best so far: kept)",
+        "iteration 20: val MSE 1 (kept: 15)",
+    ]
+    assert len(lines) == 8
+
+
 def _as_learner(params):
     class Kept:
         def snapshot(self):
@@ -103,7 +117,9 @@ def test_without_the_flag_the_file_holds_the_last_iterate_as_before(validations,
     assert _same(saved.params, records[-1]["params"]) and saved.iterations == 40
     assert "keep_best" not in saved.metrics and "last_validation" not in saved.metrics
     assert saved.metrics["validation"] == records[-1]["figures"]
-    assert "kept iteration" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "kept iteration" not in err
+    assert "iteration 15: val MSE 0.5\n" in err  # the figures, with nothing kept
 
 
 def test_keep_best_with_init_counts_the_started_iterations(validations, tmp_path):
