@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mamlviz.core import vector_isa
 from mamlviz.core.algorithms import maml_meta_gradient, pretrained_gradient, with_task_inputs
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch
@@ -164,5 +165,9 @@ class MetaUpdate:
 
         # Inductor's C++ wrapper calls the kernels with no Python in between (1.2x here). It is set only while
         # compiling: options given to torch.compile are re-applied on every call, at 8% of an iteration.
-        with inductor_config.patch(cpp_wrapper=True):
-            return self.call(*args, batch, *program)
+        settings = vector_isa.inductor_settings()
+        with inductor_config.patch({"cpp_wrapper": True, **settings}):
+            result = self.call(*args, batch, *program)
+        if not settings:
+            vector_isa.remember()
+        return result
