@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.insights.task_chosen.connect(self.choose_task)
         self.insights_dock.visibilityChanged.connect(self._size_insights)
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.classification.setting_chosen.connect(self.load_classification)
         self.training.run_state_changed.connect(self._on_run_state)
         self.training.failed.connect(self.report)
         self.training.snapshot_taken.connect(self.insights.add_training_snapshot)
@@ -152,10 +153,9 @@ class MainWindow(QMainWindow):
         self.state.set_shown([*self.controls.compare.shown(), *others])
 
     def _offer_classifiers(self) -> None:
-        """Omniglot initializations of the state join the Classification tab (once its demo is loaded)."""
-        if self.classification.demo is not None:
-            for name, init in self.state.inits_of(CLASSIFICATION_DOMAIN).items():
-                self.classification.set_init(name, init.params, init.algorithm)
+        """Omniglot initializations of the state join the Classification tab (it keeps them across task settings)."""
+        for name, init in self.state.inits_of(CLASSIFICATION_DOMAIN).items():
+            self.classification.set_init(name, init.params, init.algorithm)
 
     def _on_unsaved(self) -> None:
         trained = [n for n in self.state.inits_of(CLASSIFICATION_DOMAIN) if n in self.state.unsaved]
@@ -179,16 +179,22 @@ class MainWindow(QMainWindow):
         on_playground = index == self.domain_tabs[PLAYGROUND_DOMAIN]
         for group in (self.controls.task, self.controls.adapt, self.controls.compare):
             group.setVisible(on_playground)
-        if index == self.classification_index and self.classification.demo is None and not self.jobs.busy:
-            self.classification.status.setText("Loading the shipped Omniglot learners and their test characters…")
-            self.jobs.run("omniglot demo", shipped.load_omniglot_demo)
+        if index == self.classification_index and not self.jobs.busy:
+            self.classification.set_settings(shipped.omniglot_settings())  # files may have been shipped since
+            if self.classification.demo is None:
+                self.load_classification(shipped.DEFAULT_OMNIGLOT_SETTING)
+
+    def load_classification(self, setting: str) -> None:
+        """Load the shipped learners of an Omniglot task setting ('20-way 1-shot') off the GUI thread; the tab
+        says so meanwhile, and `classification_loaded` fires once it shows them."""
+        if self.jobs.run("omniglot demo", lambda: shipped.load_omniglot_demo(setting), setting):
+            self.classification.show_loading(setting)
 
     def _on_job(self, job: Job) -> None:
         if job.name == "omniglot demo" and job.failed:
-            self.classification.status.setText(f"The Omniglot demo could not be loaded: {job.sentence()}")
+            self.classification.loading_failed(job.context, job.sentence())
         elif job.name == "omniglot demo":
-            self.classification.set_demo(job.result)
-            self._offer_classifiers()
+            self.classification.set_demo(job.result, job.context)
             self.classification_loaded.emit()
 
     def _size_insights(self, visible: bool) -> None:

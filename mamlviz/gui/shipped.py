@@ -12,24 +12,17 @@ from mamlviz.core.model import init_params
 from mamlviz.core.omniglot.metric_demo import ClassifierDemo
 from mamlviz.gui.style import display_name
 from mamlviz.resources import (
+    OMNIGLOT_SETTINGS,
     SHIPPED_FAMILY,
     SHIPPED_MAML,
     SHIPPED_OMNIGLOT_MAML,
-    SHIPPED_OMNIGLOT_MATCHINGNET,
-    SHIPPED_OMNIGLOT_PRETRAINED,
-    SHIPPED_OMNIGLOT_PROTONET,
     SHIPPED_PRETRAINED,
     resource_path,
 )
 
 DEFAULT_SHOWN = ("maml", "pretrained")
-OMNIGLOT_DEMO = {
-    "MAML": SHIPPED_OMNIGLOT_MAML,
-    "pretrained": SHIPPED_OMNIGLOT_PRETRAINED,
-    "ProtoNet": SHIPPED_OMNIGLOT_PROTONET,
-    "Matching Net": SHIPPED_OMNIGLOT_MATCHINGNET,
-}
-"""The Classification tab's shipped classifiers, by the name it shows."""
+DEFAULT_OMNIGLOT_SETTING = next(iter(OMNIGLOT_SETTINGS))
+"""The Classification tab's first task setting ('5-way 1-shot')."""
 
 
 def shipped_initializations() -> tuple[dict[str, Initialization], str]:
@@ -77,12 +70,36 @@ def init_tooltip(name: str, init: Initialization) -> str:
     return text + "\nCompare (Ctrl+T) measures its MSE after 0 / 1 / 5 / 10 steps on 600 tasks."
 
 
-def omniglot_demo_files() -> dict[str, Path]:
-    return {name: resource_path(file) for name, file in OMNIGLOT_DEMO.items()}
+def missing_omniglot_files(setting: str) -> list[str]:
+    """The files of an Omniglot task setting (`resources.OMNIGLOT_SETTINGS`) that are not shipped."""
+    missing = []
+    for file in OMNIGLOT_SETTINGS[setting].files.values():
+        try:
+            resource_path(file)
+        except FileNotFoundError:
+            missing.append(file)
+    return missing
 
 
-def load_omniglot_demo() -> ClassifierDemo:
-    """The Classification tab's demo: the shipped MAML, pretrained net, ProtoNet and Matching Net, with the characters
-    none of them meta-trained on where the shipped MAML's Omniglot folder is on this machine. Takes seconds: call it
-    off the GUI thread."""
-    return ClassifierDemo.from_files(omniglot_demo_files(), shipped_omniglot_data() or None)
+def omniglot_settings() -> dict[str, tuple[str, bool]]:
+    """The Classification tab's task settings: each label's tooltip (its files, the MAML paper's accuracy, what is
+    missing) and whether all its files are shipped."""
+    offers = {}
+    for label, setting in OMNIGLOT_SETTINGS.items():
+        missing = missing_omniglot_files(label)
+        lines = [f"Not shipped yet: {', '.join(missing)}."] if missing else []
+        lines += [f"{name}: {file}" for name, file in setting.files.items()]
+        lines.append(f"MAML paper (Table 1): {setting.paper_accuracy}% accuracy for MAML on {label} tasks.")
+        offers[label] = "\n".join(lines), not missing
+    return offers
+
+
+def load_omniglot_demo(setting: str = DEFAULT_OMNIGLOT_SETTING) -> ClassifierDemo:
+    """The Classification tab's demo of a task setting ('20-way 1-shot'): its MAML, the pretrained net, ProtoNet and
+    Matching Net, with the characters none of them meta-trained on where the shipped MAML's Omniglot folder is on
+    this machine; the SGD learners adapt at the setting's MAML training α. Takes seconds: call it off the GUI
+    thread."""
+    chosen = OMNIGLOT_SETTINGS[setting]
+    files = {name: resource_path(file) for name, file in chosen.files.items()}
+    data = shipped_omniglot_data() or None
+    return ClassifierDemo.from_files(files, data, ways=chosen.ways, shots=chosen.shots)

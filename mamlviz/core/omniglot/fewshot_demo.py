@@ -61,11 +61,11 @@ class FewShotDemo:
 
     @staticmethod
     def load(
-        paths: dict[str, str | Path], data: str | Path | None
+        paths: dict[str, str | Path], data: str | Path | None, ways: int | None = None
     ) -> tuple[dict[str, Initialization], ImagePool | None]:
         """The Omniglot initializations by name (another domain's file is refused) and, unless `data` is None,
         a `DemoPool` of the characters none of them meta-trained on (`data.unseen_characters` of their splits),
-        with the first file's rotations; a DataError if those are fewer than the first file's ways."""
+        with the first file's rotations; a DataError if those are fewer than `ways` (None: the first file's)."""
         inits = {name: load_initialization(path) for name, path in paths.items()}
         for name, init in inits.items():
             if init.config.domain != "omniglot":
@@ -73,6 +73,7 @@ class FewShotDemo:
         if data is None:
             return inits, None
         first = next(iter(inits.values())).config.classification
+        ways = ways or first.ways
         splits = [init.config.classification.split for init in inits.values()]
         unseen = unseen_characters(splits, data)
         count = len(unseen.characters)
@@ -85,8 +86,8 @@ class FewShotDemo:
         else:
             source = META_TEST if splits[0] == "alphabets" else f"the {splits[0]} split's meta-test characters"
             shortage = f"the {splits[0]} split's meta-test part holds only {_count(count)}"
-        if count < first.ways:
-            raise DataError(f"{shortage}, too few for {first.ways}-way tasks.")
+        if count < ways:
+            raise DataError(f"{shortage}, too few for {ways}-way tasks.")
         return inits, replace(DemoPool.from_split(unseen, first.rotations), source=source)
 
     def sample_task(self, seed: int, queries_per_class: int = 1) -> DemoTask:

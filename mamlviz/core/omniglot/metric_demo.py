@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mamlviz.core.errors import DataError
 from mamlviz.core.model import Params, expand_to_tasks
 from mamlviz.core.omniglot import metric
 from mamlviz.core.omniglot.classification import (
@@ -154,20 +155,31 @@ class ClassifierDemo(FewShotDemo):
 
     @classmethod
     def from_files(
-        cls, paths: dict[str, str | Path], data: str | Path | None, lr: float | None = None
+        cls,
+        paths: dict[str, str | Path],
+        data: str | Path | None,
+        lr: float | None = None,
+        ways: int | None = None,
+        shots: int | None = None,
     ) -> ClassifierDemo:
         """Load Omniglot learners by name and the characters none of them meta-trained on (from `data`; None: no pool).
 
-        Ways and shots are the first file's (its test task); `lr` (else the first SGD learner's training α)
-        adapts the SGD learners. Takes seconds the first time the data is decoded: call it off the GUI thread.
+        Tasks are `ways`-way `shots`-shot (None: the first file's test task); a meta-trained head of another number
+        of ways is refused (the pretrained net's is replaced by a zero one, as in training). `lr` (else the first
+        SGD learner's training α) adapts the SGD learners. Takes seconds the first time the data is decoded: call it
+        off the GUI thread.
         """
-        inits, pool = cls.load(paths, data)
+        inits, pool = cls.load(paths, data, ways)
         first = next(iter(inits.values())).config
-        c = first.classification
+        ways, shots = ways or first.classification.ways, shots or first.classification.shots
+        for name, init in inits.items():
+            classes = init.params[f"{HEAD}.weight"].shape[-2] if has_meta_trained_head(init.algorithm) else ways
+            if classes != ways:
+                raise DataError(f"{paths[name]} was meta-trained for {classes}-way tasks, not {ways}-way ones.")
         sgd = [init.config for init in inits.values() if not metric.is_metric(init.config.algo)]
         rate = lr or (sgd[0].inner_lr if sgd else first.inner_lr)
         rules = {name: init.config.algo for name, init in inits.items() if metric.is_metric(init.config.algo)}
-        return cls({name: init.params for name, init in inits.items()}, pool, c.ways, c.shots, rate, rules)
+        return cls({name: init.params for name, init in inits.items()}, pool, ways, shots, rate, rules)
 
     def predict(self, support: Array, labels: Array, queries: Array, steps: int) -> dict[str, Array]:
         """Probabilities (steps + 1, M, N) per learner; a metric learner's rows are all the same (no steps)."""
@@ -194,3 +206,9 @@ class ClassifierDemo(FewShotDemo):
             labels_c = np.asarray(labels, dtype=np.int64)
             s, q = conv_features(theta, support, labels, queries, self.ways, self.lr, steps)
         return view_of(s, labels_c, q, self.ways, basis)
+
+
+def has_meta_trained_head(algorithm: str) -> bool:
+    """Whether a learner's last layer is a meta-trained N-way head (not a metric learner's, not the pretrained
+    net's, which is fine-tuned from zero)."""
+    return not metric.is_metric(algorithm) and algorithm != "pretrained"

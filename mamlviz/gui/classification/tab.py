@@ -1,5 +1,6 @@
 """The Classification tab: a sampled Omniglot task or the user's own drawings, with each
-initialization's class probabilities before and after 1…k adaptation steps, side by side."""
+initialization's class probabilities before and after 1…k adaptation steps, side by side, in the task setting
+(N-way K-shot) chosen in its Task box."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import copy
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -30,7 +32,7 @@ from mamlviz.core.model import Params
 from mamlviz.core.omniglot.convnet import HEAD
 from mamlviz.core.omniglot.fewshot_demo import META_TEST, DemoTask, FewShotDemo
 from mamlviz.core.omniglot.metric import is_metric
-from mamlviz.core.omniglot.metric_demo import ClassifierDemo
+from mamlviz.core.omniglot.metric_demo import ClassifierDemo, has_meta_trained_head
 from mamlviz.gui.classification.canvas import DrawingCanvas
 from mamlviz.gui.classification.embedding import EmbeddingPanel, TaskViews, task_views
 from mamlviz.gui.classification.widgets import QueryResult, Thumbnail, WrappingGrid
@@ -40,6 +42,9 @@ DRAW_HINT = "Draw at least one example for every class (+ keep stores it and fre
 CLASS_CANVAS = 84
 """The side of each class's canvas (3 × 28): five classes fit one row of a 1400×900 window's tab, which leaves
 room for the query, every learner's bars and the embedding view (112-pixel canvases wrapped to two rows)."""
+SMALL_CLASS_CANVAS = 56
+"""The side (2 × 28) for more than five classes: 20 of them wrap to three rows of that tab, not four or five."""
+SETTING_TIP = "The task setting: N classes (ways) with K drawings each (shots); hover an item for its files."
 SAMPLED, DRAWN = 0, 1
 """The two modes (pages) of the tab; each has its own header line and its own adaptation job."""
 KINDS = {SAMPLED: "sampled task", DRAWN: "drawn task"}
@@ -47,9 +52,12 @@ KINDS = {SAMPLED: "sampled task", DRAWN: "drawn task"}
 
 class ClassificationTab(QWidget):
     """Sampled task view and drawing view; `predictions_changed` fires after each adaptation, which runs off the
-    GUI thread (one job per mode; a newer request replaces a waiting one and an outdated result is dropped)."""
+    GUI thread (one job per mode; a newer request replaces a waiting one and an outdated result is dropped).
+    `setting_chosen` fires with the label the user picks in the Task box (`set_settings`); loading it is the
+    caller's (`show_loading`, then `set_demo` or `loading_failed`)."""
 
     predictions_changed = Signal()
+    setting_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +68,12 @@ class ClassificationTab(QWidget):
         self.views: dict[int, TaskViews | None] = {SAMPLED: None, DRAWN: None}
         """Each mode's embedding views (`embedding.task_views`), computed with its predictions."""
         self.seed = 0
+        self.setting: str | None = None
+        """The label of the task setting shown (`set_demo`), if any."""
+        self.loading: str | None = None
+        """While a task setting loads, the header line that says so."""
+        self.added: dict[str, tuple[Params, str]] = {}
+        """The initializations given to `set_init` (parameters, algorithm): they stay when the task setting changes."""
         self.head_notes: dict[str, str] = {}
         """A sentence per initialization whose head has another number of ways than the tasks (shown with
         the header, not silently replaced)."""
@@ -78,6 +92,12 @@ class ClassificationTab(QWidget):
         modes.addButton(self.sampled_button, 0)
         modes.addButton(self.draw_button, 1)
         modes.idToggled.connect(self._mode_toggled)
+        self.setting_label = QLabel("Task:")
+        self.setting_combo = QComboBox()
+        self.setting_combo.setToolTip(SETTING_TIP)
+        self.setting_combo.currentTextChanged.connect(self._setting_picked)
+        for widget in (self.setting_label, self.setting_combo):
+            widget.hide()  # until `set_settings` offers some
         self.new_task_button = QPushButton("New task")
         self.new_task_button.clicked.connect(self.new_task)
         self.steps_spin = QSpinBox(minimum=1, maximum=20, value=3, prefix="k = ", suffix=" steps")
@@ -99,12 +119,21 @@ class ClassificationTab(QWidget):
         for runner in self.runners.values():
             runner.finished.connect(self._on_job)
 
-        controls = QHBoxLayout()
-        for widget in (self.sampled_button, self.draw_button, self.new_task_button, self.steps_spin):
+        controls = QHBoxLayout()  # the task, then the steps: one row ran off the tab of a 1400×900 window
+        for widget in (
+            self.setting_label,
+            self.setting_combo,
+            self.sampled_button,
+            self.draw_button,
+            self.new_task_button,
+        ):
             controls.addWidget(widget)
-        controls.addWidget(QLabel("show:"))
-        controls.addWidget(self.step_slider, 1)
-        controls.addWidget(self.step_label)
+        controls.addStretch(1)
+        steps = QHBoxLayout()
+        steps.addWidget(self.steps_spin)
+        steps.addWidget(QLabel("show:"))
+        steps.addWidget(self.step_slider, 1)
+        steps.addWidget(self.step_label)
 
         self.support_box = QGroupBox("Support set")
         self.support_grid = QGridLayout(self.support_box)
@@ -129,6 +158,7 @@ class ClassificationTab(QWidget):
 
         self.drawing = QWidget()
         self.drawing_layout = QVBoxLayout(self.drawing)
+        self.drawing_layout.setContentsMargins(4, 4, 4, 4)
         self.classes_grid = WrappingGrid()
         """One box per class, wrapping to the width (five in a row ran off a 1400×900 window)."""
         self.query_canvas = DrawingCanvas()
@@ -167,20 +197,59 @@ class ClassificationTab(QWidget):
         self.splitter.setStretchFactor(1, 0)
         self.splitter.setSizes([10_000, 1])  # the embedding view starts at its smallest, the page takes the rest
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)  # two rows of controls: the drawn query's bars stay on screen
         layout.addLayout(controls)
+        layout.addLayout(steps)
         layout.addWidget(self.status)
         layout.addWidget(self.splitter, 1)
         self._update_step_label()
 
     # --- setters (numpy only) ---------------------------------------------------------------
 
-    def set_demo(self, demo: FewShotDemo) -> None:
-        """Use these initializations (and their meta-test pool, if any); samples a first task. A
-        `ClassifierDemo` also holds metric learners and gives the embedding view."""
-        self.demo = demo
+    def set_settings(self, settings: dict[str, tuple[str, bool]]) -> None:
+        """Offer task settings in the Task box: each label with its tooltip, greyed out where it is not available."""
+        current = self.setting or self.setting_combo.currentText()
+        with QSignalBlocker(self.setting_combo):
+            self.setting_combo.clear()
+            for i, (label, (tip, available)) in enumerate(settings.items()):
+                self.setting_combo.addItem(label)
+                self.setting_combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+                self.setting_combo.model().item(i).setEnabled(available)
+        self._select_setting(current)
+        self.setting_label.show()
+        self.setting_combo.show()
+
+    def show_loading(self, setting: str) -> None:
+        """Say that the learners of `setting` are loading, until `set_demo` or `loading_failed`; the Task box waits."""
+        self._select_setting(setting)
+        self.setting_combo.setEnabled(False)
+        self.loading = f"Loading the {setting} learners and their test characters…"
+        self._show_header()
+
+    def loading_failed(self, setting: str, sentence: str) -> None:
+        """`setting` could not be loaded: say why in one sentence; the Task box shows the setting still shown."""
+        self.loading = None
+        self.setting_combo.setEnabled(True)
+        self._select_setting(self.setting)
+        self._set_header(self._mode(), f"The {setting} learners could not be loaded: {sentence.rstrip('.')}.")
+
+    def set_demo(self, demo: FewShotDemo, setting: str | None = None) -> None:
+        """Use these initializations (and their meta-test pool, if any), of the task setting labelled `setting`,
+        with those given to `set_init`; samples a first task. A `ClassifierDemo` also holds metric learners and
+        gives the embedding view."""
+        self.demo, self.loading = demo, None
+        self.setting = setting or self.setting
+        self.setting_combo.setEnabled(True)
+        self._select_setting(self.setting)
+        self.head_notes = {}
+        for name, (params, algorithm) in self.added.items():
+            self._add_init(name, params, algorithm)
         self._build_drawing_classes(demo.ways, list(demo.inits))
         self.new_task_button.setEnabled(demo.pool is not None)
         if demo.pool is None:
+            self.task, self.predictions, self.query_results = None, {}, []
+            _clear_layout(self.support_grid)
+            self.queries_grid.set_widgets([])
             self._set_header(SAMPLED, "No Omniglot data loaded: draw your own task.")
             self._set_header(DRAWN, "No Omniglot data loaded: draw your own task. " + DRAW_HINT)
             self.draw_button.setChecked(True)
@@ -189,17 +258,27 @@ class ClassificationTab(QWidget):
 
     def set_init(self, name: str, params: Params, algorithm: str = "maml") -> None:
         """Add or replace one initialization (e.g. one being meta-trained) and adapt to the shown task again;
-        while the tab is hidden that waits until it is shown. A metric `algorithm` ('protonet', 'matchingnet')
-        classifies by its rule; any other adapts by SGD."""
+        while the tab is hidden that waits until it is shown. It stays when `set_demo` changes the task setting.
+        A metric `algorithm` ('protonet', 'matchingnet') classifies by its rule; any other adapts by SGD."""
+        self.added[name] = (params, algorithm)
         if self.demo is None:
             return
+        added = name not in self.demo.inits
+        self._add_init(name, params, algorithm)
+        if added:
+            self._replace_drawn_result(list(self.demo.inits))
+        self.stale = True
+        if self.isVisible():
+            self._readapt()
+
+    def _add_init(self, name: str, params: Params, algorithm: str) -> None:
+        """Put one initialization into the demo, with a head note if its head has another number of ways."""
         if is_metric(algorithm) and not isinstance(self.demo, ClassifierDemo):  # SGD learners only so far
             old = self.demo
             self.demo = ClassifierDemo(old.inits, old.pool, old.ways, old.shots, old.lr)
-        added = name not in self.demo.inits
         self.demo.inits[name] = params
         self.head_notes.pop(name, None)
-        head = params.get(f"{HEAD}.weight") if not is_metric(algorithm) and algorithm != "pretrained" else None
+        head = params.get(f"{HEAD}.weight") if has_meta_trained_head(algorithm) else None
         classes = head.shape[-2] if head is not None and head.ndim >= 2 else self.demo.ways
         if classes != self.demo.ways:
             self.head_notes[name] = (
@@ -209,11 +288,6 @@ class ClassificationTab(QWidget):
         if isinstance(self.demo, ClassifierDemo):
             self.demo.rules.pop(name, None)
             self.demo.rules.update({name: algorithm} if is_metric(algorithm) else {})
-        if added:
-            self._replace_drawn_result(list(self.demo.inits))
-        self.stale = True
-        if self.isVisible():
-            self._readapt()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -317,10 +391,25 @@ class ClassificationTab(QWidget):
     # --- internals ---------------------------------------------------------------------------
 
     def _set_header(self, mode: int, text: str) -> None:
-        """The header line of `mode`, shown while that mode's page is."""
+        """The header line of `mode`, shown while that mode's page is (and no task setting loads)."""
         self.headers[mode] = text
-        if self._mode() == mode:
-            self.status.setText(text)
+        self._show_header()
+
+    def _show_header(self) -> None:
+        self.status.setText(self.loading or self.headers[self._mode()])
+
+    def _select_setting(self, label: str | None) -> None:
+        """Show `label` in the Task box (no `setting_chosen`), its tooltip on the box."""
+        index = self.setting_combo.findText(label or "")
+        if index >= 0:
+            with QSignalBlocker(self.setting_combo):
+                self.setting_combo.setCurrentIndex(index)
+            tip = self.setting_combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
+            self.setting_combo.setToolTip(f"{SETTING_TIP}\n{tip}")
+
+    def _setting_picked(self, label: str) -> None:
+        if label and label != self.setting:
+            self.setting_chosen.emit(label)
 
     def _mode(self) -> int:
         return DRAWN if self.draw_button.isChecked() else SAMPLED
@@ -372,12 +461,16 @@ class ClassificationTab(QWidget):
     def _build_drawing_classes(self, ways: int, names: list[str]) -> None:
         boxes: list[QWidget] = []
         self.class_canvases, self.kept_labels, self.kept_rows = [], [], []
+        side = CLASS_CANVAS if ways <= 5 else SMALL_CLASS_CANVAS
         for c in range(ways):
             box = QGroupBox(f"class {c + 1}")
             column = QVBoxLayout(box)
-            canvas = DrawingCanvas(CLASS_CANVAS, 7.0 * CLASS_CANVAS / 112)  # the same ink width at 28 × 28
+            column.setContentsMargins(4, 4, 4, 4)
+            column.setSpacing(2)
+            canvas = DrawingCanvas(side, 7.0 * side / 112)  # the same ink width at 28 × 28
             canvas.stroke_finished.connect(self.classify_drawings)
             keep = QPushButton("+ keep")
+            keep.setFixedWidth(side)  # as wide as the canvas: the button does not widen the box
             keep.setToolTip("Keep this drawing as an example and draw another one")
             keep.clicked.connect(lambda _=False, c=c: self._keep(c))
             kept = QLabel()
@@ -423,7 +516,7 @@ class ClassificationTab(QWidget):
         if checked:
             self.pages.setCurrentIndex(mode)
             self.new_task_button.setVisible(mode == SAMPLED)
-            self.status.setText(self.headers[mode])  # Draw mode does not name the sampled task
+            self._show_header()  # Draw mode does not name the sampled task
             self.embedding.set_views(self.views[mode])
             self._show_step()
 

@@ -36,7 +36,8 @@ class Thumbnail(QLabel):
 
 
 class ProbabilityBars(QWidget):
-    """N bars: filled = probabilities after the chosen step, outline = before adaptation; ✓ under the truth."""
+    """N bars: filled = probabilities after the chosen step, outline = before adaptation; ✓ under the truth.
+    Where the class numbers do not all fit (20 ways), the truth's, the answer's, 1 and every fifth are shown."""
 
     def __init__(self, color: QColor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,9 +60,10 @@ class ProbabilityBars(QWidget):
         height = self.height() - label_height - 2
         width = self.width() / ways
         best = int(np.argmax(self.after))
+        gap = min(2.0, width / 5)
         for c in range(ways):
-            left = c * width + 2
-            bar_width = width - 4
+            left = c * width + gap
+            bar_width = width - 2 * gap
             filled = float(self.after[c]) * height
             fill = QColor(self.color)
             fill.setAlpha(255 if c == best else 130)
@@ -69,9 +71,20 @@ class ProbabilityBars(QWidget):
             painter.setPen(QPen(QColor(90, 90, 90), 1, Qt.PenStyle.DashLine))
             outline = float(self.before[c]) * height
             painter.drawRect(QRectF(left, height - outline, bar_width, outline))
-            painter.setPen(QColor(0, 130, 0) if c == self.truth else self.palette().text().color())
+        metrics = painter.fontMetrics()
+        crowded = metrics.horizontalAdvance(str(ways)) + 2 > width
+        placed: list[QRectF] = []
+        for c in dict.fromkeys([*(n for n in (self.truth, best) if n is not None), *range(ways)]):
+            if crowded and c not in (self.truth, best) and c > 0 and (c + 1) % 5:
+                continue
             text = f"{c + 1}✓" if c == self.truth else str(c + 1)
-            painter.drawText(QRectF(c * width, height + 1, width, label_height), Qt.AlignmentFlag.AlignCenter, text)
+            text_width = metrics.horizontalAdvance(text) + 2
+            left = min(max(0.0, (c + 0.5) * width - text_width / 2), self.width() - text_width)
+            rect = QRectF(left, height + 1, text_width, label_height)
+            if not any(rect.intersects(other) for other in placed):
+                painter.setPen(QColor(0, 130, 0) if c == self.truth else self.palette().text().color())
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+                placed.append(rect)
         painter.end()
 
 
