@@ -17,7 +17,7 @@ from mamlviz.core.omniglot import metric
 from mamlviz.core.omniglot.classification import ImagePool, check_head, evaluate_classification, for_ways
 from mamlviz.core.omniglot.convnet import BLOCKS, HEAD, IMAGE_SIZE, param_shapes
 from mamlviz.core.omniglot.data import load_meta_test
-from mamlviz.core.omniglot.training import VALIDATION_STEPS
+from mamlviz.core.omniglot.training import validation_steps
 from mamlviz.core.registry import DomainSpec, EvalOptions, EvalReport, SelectionMetric
 
 EVAL_STEPS = 5
@@ -133,7 +133,7 @@ def _selection(cfg: TrainConfig, algo: str) -> SelectionMetric:
     """`--keep-best` selects by the validation query accuracy (after the last validation step where the learner
     adapts; higher is better)."""
     c = cfg.classification
-    key = f"{algo}/{c.ways}w{c.shots}s" + ("" if metric.is_metric(algo) else f"/step{max(VALIDATION_STEPS)}")
+    key = f"{algo}/{c.ways}w{c.shots}s" + ("" if metric.is_metric(algo) else f"/step{max(validation_steps(cfg))}")
     return SelectionMetric(key, higher_is_better=True, label="val accuracy", percent=True)
 
 

@@ -27,6 +27,12 @@ from mamlviz.core.train import Gradient, Learner, autograd_gradient
 VALIDATION_STEPS = (0, 1, 3)
 
 
+def validation_steps(cfg: TrainConfig) -> tuple[int, ...]:
+    """The adaptation steps each validation reports: VALIDATION_STEPS and the number the run trains with, where that
+    is more (the paper's 20-way runs train and test with 5)."""
+    return tuple(sorted({*VALIDATION_STEPS, cfg.inner_steps}))
+
+
 def load_pools(cfg: TrainConfig) -> tuple[ImagePool, ImagePool]:
     """Meta-training and meta-test drawings of the config's split (`data.meta_split`), rotations as configured."""
     c = cfg.classification
@@ -92,8 +98,8 @@ class ClassificationDomain:
         """Mean query accuracy on fixed meta-test tasks: '{learner}/{N}w{K}s/step{n}'."""
         c, result = self.cfg.classification, {}
         for learner in learners:
-            theta, steps = learner.theta, max(VALIDATION_STEPS)
-            accuracy = accuracy_after_steps(theta, self.validation_set, self.cfg.inner_lr, steps)
-            for step in VALIDATION_STEPS:
+            reported = validation_steps(self.cfg)
+            accuracy = accuracy_after_steps(learner.theta, self.validation_set, self.cfg.inner_lr, max(reported))
+            for step in reported:
                 result[f"{learner.algo}/{c.ways}w{c.shots}s/step{step}"] = float(accuracy[step].mean())
         return result

@@ -180,6 +180,19 @@ def test_validation_tasks_come_from_the_evaluation_alphabets(tmp_path, monkeypat
     assert calls == ["background", "evaluation"]
 
 
+def test_validation_and_keep_best_reach_the_trained_number_of_inner_steps(tmp_path, monkeypatch):
+    """A 20-way run trains with 5 inner steps: its validation reports, and --keep-best selects by, step 5."""
+    monkeypatch.setenv("MAMLVIZ_CACHE", str(tmp_path / "cache"))
+    data = make_omniglot(tmp_path / "data", characters=3)
+    classification = ClassificationConfig(data=str(data), filters=4, ways=3, shots=1)
+    cfg = TrainConfig(domain="omniglot", classification=classification, val_tasks=2, meta_batch=2, inner_steps=5)
+    trainer = Trainer(cfg, keep_best=True)
+    assert trainer.best is not None and trainer.best.metric.key == "maml/3w1s/step5"
+    assert sorted(trainer.domain.validate(trainer.learners)) == [f"maml/3w1s/step{n}" for n in (0, 1, 3, 5)]
+    one_step = Trainer(dataclasses.replace(cfg, inner_steps=1), keep_best=True)
+    assert one_step.best is not None and one_step.best.metric.key == "maml/3w1s/step3"
+
+
 def test_user_drawings_adapt_to_the_support_set(pool):
     theta = init_conv_params(8, 3, default_generator(5))
     images = pool.images[0, :, 0].numpy() / 255.0  # one drawing of each of 3 characters
