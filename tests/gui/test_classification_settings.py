@@ -37,7 +37,7 @@ def omniglot_file(path: Path, algo: str, ways: int, inner_lr: float = 0.4) -> Pa
 
 @pytest.fixture
 def stand_ins(tmp_path, monkeypatch) -> Path:
-    """Stand-ins for the shipped Omniglot files, all but the 5-way 5-shot MAML, in a private resources folder, and
+    """Stand-ins for the shipped Omniglot files in a private resources folder, and
     a small Omniglot folder (24 evaluation characters of 6 drawings: enough for 20-way and for 5-shot tasks)."""
     monkeypatch.setenv("MAMLVIZ_CACHE", str(tmp_path / "cache"))
     data = make_omniglot(tmp_path / "omniglot", alphabets=2, characters=12, drawers=6)
@@ -99,23 +99,26 @@ def test_choosing_20_way_shows_20_classes_for_every_learner(window, stand_ins, q
 
 
 def test_a_setting_whose_maml_file_is_not_shipped_is_disabled_until_it_is(window, stand_ins, qtbot):
+    twenty = stand_ins / "omniglot_20w1s_maml.safetensors"
+    twenty.unlink()
     tab = open_tab(window, qtbot)
     items = {tab.setting_combo.itemText(i): tab.setting_combo.model().item(i) for i in range(3)}
-    assert [label for label, item in items.items() if not item.isEnabled()] == ["5-way 5-shot"]
-    tip = items["5-way 5-shot"].toolTip()
-    assert tip.startswith("Not shipped yet: omniglot_5w5s_maml.safetensors.\n") and "99.9%" in tip
-    assert "omniglot_20w1s_maml.safetensors" in items["20-way 1-shot"].toolTip()
-    assert "95.8%" in items["20-way 1-shot"].toolTip() and "98.7%" in items["5-way 1-shot"].toolTip()
+    assert [label for label, item in items.items() if not item.isEnabled()] == ["20-way 1-shot"]
+    tip = items["20-way 1-shot"].toolTip()
+    assert tip.startswith("Not shipped yet: omniglot_20w1s_maml.safetensors.\n") and "95.8%" in tip
+    assert "99.9%" in items["5-way 5-shot"].toolTip() and "98.7%" in items["5-way 1-shot"].toolTip()
 
-    omniglot_file(stand_ins / "omniglot_5w5s_maml.safetensors", "fomaml", 5)  # shipped while the app runs
+    omniglot_file(twenty, "fomaml", 20, 0.1)  # shipped while the app runs
     window.tabs.setCurrentIndex(0)
     window.tabs.setCurrentIndex(window.classification_index)
-    assert tab.setting_combo.model().item(2).isEnabled()
-    assert not tab.setting_combo.model().item(2).toolTip().startswith("Not shipped")
+    assert tab.setting_combo.model().item(1).isEnabled()
+    assert not tab.setting_combo.model().item(1).toolTip().startswith("Not shipped")
     choose(window, qtbot, "5-way 5-shot")
     assert tab.status.text().startswith("Task 2: 5-way 5-shot from ")
     assert tab.support_grid.count() == 5 * (1 + 5)
     assert all(tab.predictions[name].shape == (4, 5, 5) for name in LEARNERS)
+    choose(window, qtbot, "20-way 1-shot")
+    assert all(tab.predictions[name].shape == (4, 20, 20) for name in LEARNERS)
 
 
 def test_an_app_trained_init_survives_a_setting_change(window, stand_ins, qtbot):
