@@ -397,12 +397,11 @@ def _start_from(trainer, path: Path) -> dict[str, object]:
     from mamlviz.core.checkpoint import load_initialization
 
     init = load_initialization(path)
-    if init.config.domain != trainer.cfg.domain:
-        raise ConfigError(f"--init {path} holds another network than this run trains; give the same architecture.")
-    params, note = registry.get(trainer.cfg.domain).start_params(init.params, trainer.cfg)
+    same_domain = init.config.domain == trainer.cfg.domain
+    params, note = registry.get(trainer.cfg.domain).start_params(init.params, trainer.cfg) if same_domain else ({}, "")
     learner = trainer.learners[0]
     shapes = {k: tuple(v.shape) for k, v in learner.theta.items()}
-    if {k: tuple(v.shape) for k, v in params.items()} != shapes:
+    if not same_domain or {k: tuple(v.shape) for k, v in params.items()} != shapes:
         raise ConfigError(f"--init {path} holds another network than this run trains; give the same architecture.")
     if note and trainer.ranks.main:
         print(f"--init {path.name}: {note}.", file=sys.stderr)

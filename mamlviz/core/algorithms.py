@@ -229,3 +229,10 @@ def pretrained_gradient(theta: Params, batch: TaskBatch) -> tuple[Params, Tensor
         {k: v.unsqueeze(0) for k, v in theta.items()}, x.reshape(1, -1, x.shape[-1]), y.reshape(1, -1, y.shape[-1])
     )
     return {k: g[0] for k, g in grads.items()}, loss[0]
+
+
+def joint_gradient(theta: Params, batch: TaskBatch, oracle: bool) -> tuple[Params, Tensor]:
+    """A joint regressor's `pretrained_gradient`, outside autograd: the pretrained baseline's, or the oracle's (which
+    also sees each task's amplitude and phase)."""
+    with torch.no_grad():
+        return pretrained_gradient(theta, with_task_inputs(batch) if oracle else batch)

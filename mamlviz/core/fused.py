@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from mamlviz.core import vector_isa
-from mamlviz.core.algorithms import maml_meta_gradient, pretrained_gradient, with_task_inputs
+from mamlviz.core.algorithms import joint_gradient, maml_meta_gradient
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch
 from mamlviz.core.model import Params
@@ -96,8 +96,7 @@ def joint_update(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One step of a joint regressor in place (the pretrained baseline; the oracle, which also sees each task's
     parameters), moving only if finite. Returns (loss, loss, finite), shaped like `meta_update`'s."""
-    with torch.no_grad():
-        grads, loss = pretrained_gradient(theta, with_task_inputs(batch) if oracle else batch)
+    grads, loss = joint_gradient(theta, batch, oracle)
     ok = finite(loss, grads)
     adam_in_place(theta, exp_avg, exp_avg_sq, step, lr, grads, ok)
     return loss, loss, ok
@@ -114,7 +113,7 @@ class MetaUpdate:
         program = joint_update if self.joint else meta_update
         self.call = torch.compile(program, dynamic=False) if compile else program
         self.compiled: set[tuple] = set()
-        """The programs compiled so far, by `program_at`; every one counts as compiled when not compiling."""
+        """The programs compiled so far, by `program_at` (none when `compiling` is False: nothing compiles)."""
         self.compiling = compile
         self.scalars: dict[str, tuple[Tensor, float]] = {}
         """Adam's step count and learning rate as the tensors each call takes, with their values (see `_scalar`)."""
@@ -158,7 +157,7 @@ class MetaUpdate:
         """The program with Adam's step count `step` (this one included) and learning rate `lr`."""
         program = self.program_at(iteration)
         args = (theta, exp_avg, exp_avg_sq, self._scalar("step", float(step), theta), self._scalar("lr", lr, theta))
-        if not self.compiles_at(iteration):
+        if not self.compiling or program in self.compiled:  # `compiles_at`, without building `program` again
             return self.call(*args, batch, *program)
         self.compiled.add(program)
         from torch._inductor import config as inductor_config  # seconds to import: only when compiling

@@ -20,12 +20,11 @@ from mamlviz.core.algorithms import (
     cosine_factor,
     initial_inner_lrs,
     inner_loop_for,
+    joint_gradient,
     maml_loss,
     maml_meta_gradient,
     msl_weights,
-    pretrained_gradient,
     reptile_loss,
-    with_task_inputs,
 )
 from mamlviz.core.checkpoint import INNER_LR_PREFIX, split_inner_lrs
 from mamlviz.core.config import TrainConfig
@@ -92,13 +91,11 @@ def gradient_for(algo: str, cfg: TrainConfig, compile: bool = False) -> Gradient
     autograd paths are never compiled.
     """
     if algo in JOINT_ALGORITHMS:
-        view = with_task_inputs if algo == "oracle" else (lambda batch: batch)
 
         def joint(
             theta: Params, lrs: Params, batch: TaskBatch, iteration: int
         ) -> tuple[Params, Tensor, dict[str, Tensor]]:
-            with torch.no_grad():
-                grads, loss = pretrained_gradient(theta, view(batch))
+            grads, loss = joint_gradient(theta, batch, algo == "oracle")
             return grads, loss, {algo: loss}
 
         return MetaUpdate(algo, cfg, joint) if compile else joint

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mamlviz.core.config import METRIC_ALGORITHMS
 from mamlviz.core.data import default_generator
 from mamlviz.core.errors import ConfigError, DataError
 from mamlviz.core.evaluate import EvalCurve, check_evaluation, summarize
@@ -143,11 +144,19 @@ def for_ways(theta: Params, ways: int) -> Params:
     return theta if theta[f"{HEAD}.weight"].shape[-2] == ways else with_new_head(theta, ways)
 
 
+def has_meta_trained_head(algorithm: str) -> bool:
+    """Whether a learner's last layer is a meta-trained N-way head (not a metric learner's embedding, not the
+    pretrained net's head, which is fine-tuned from zero)."""
+    return algorithm not in METRIC_ALGORITHMS and algorithm != "pretrained"
+
+
 def check_head(theta: Params, ways: int, algorithm: str, source: str) -> None:
     """Refuse to test a meta-trained head on another number of ways (it would be replaced by zeros, silently);
     the pretrained baseline's head is replaced on purpose (it is fine-tuned from zero)."""
+    if not has_meta_trained_head(algorithm):
+        return
     classes = theta[f"{HEAD}.weight"].shape[-2]
-    if algorithm != "pretrained" and classes != ways:
+    if classes != ways:
         raise ConfigError(
             f"{source} was meta-trained for {classes}-way tasks (its head has {classes} outputs), so it cannot be "
             f"tested on {ways}-way tasks; evaluate it with --ways {classes}, or leave --ways out."

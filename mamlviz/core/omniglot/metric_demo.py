@@ -30,6 +30,7 @@ from mamlviz.core.omniglot.classification import (
     check_drawings,
     check_user_task,
     for_ways,
+    has_meta_trained_head,
 )
 from mamlviz.core.omniglot.convnet import HEAD, conv_forward
 from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
@@ -206,9 +207,3 @@ class ClassifierDemo(FewShotDemo):
             labels_c = np.asarray(labels, dtype=np.int64)
             s, q = conv_features(theta, support, labels, queries, self.ways, self.lr, steps)
         return view_of(s, labels_c, q, self.ways, basis)
-
-
-def has_meta_trained_head(algorithm: str) -> bool:
-    """Whether a learner's last layer is a meta-trained N-way head (not a metric learner's, not the pretrained
-    net's, which is fine-tuned from zero)."""
-    return not metric.is_metric(algorithm) and algorithm != "pretrained"

@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
 )
 
 from mamlviz.core.model import Params
+from mamlviz.core.omniglot.classification import has_meta_trained_head
 from mamlviz.core.omniglot.convnet import HEAD
 from mamlviz.core.omniglot.fewshot_demo import META_TEST, DemoTask, FewShotDemo
 from mamlviz.core.omniglot.metric import is_metric
-from mamlviz.core.omniglot.metric_demo import ClassifierDemo, has_meta_trained_head
+from mamlviz.core.omniglot.metric_demo import ClassifierDemo
 from mamlviz.gui.classification.canvas import DrawingCanvas
 from mamlviz.gui.classification.embedding import EmbeddingPanel, TaskViews, task_views
 from mamlviz.gui.classification.widgets import QueryResult, Thumbnail, WrappingGrid
