@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("QT_QPA_PLATFORM"):  # unset or empty: an empty one makes Qt pick xcb and abort with no display
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import torch
 
