@@ -42,6 +42,9 @@ class TrainingWorker(QThread):
     The defaults keep the GUI thread near 10% of a CPU while training (measured: 15-17% at 10 Hz and
     1 s, 11-13% at 7 Hz and 1.5 s); the worker loses about that share of its time to it through the GIL
     (an idle GUI thread left training at 89-95% of headless, one at 13% at 71-81%).
+    The loop leaves GIL hand-offs to the interpreter, which makes one when the GUI thread has waited
+    `sys.getswitchinterval()` (5 ms): a `time.sleep(0)` after every iteration cost the compiled sinusoid run a
+    quarter of its rate (56-73% of headless against 79-91% without, one core) and did not shorten the GUI's stalls.
 
     An iteration that compiles the meta-iteration (`fused.MetaUpdate`: the first one of a compiled run, and the
     first second-order one after `first_order_until`) takes seconds with no chunk: `compiling` says so, True just
@@ -161,7 +164,6 @@ class TrainingWorker(QThread):
                         self._flush(with_probe)
                         last_emit = now
                         last_probe = now if with_probe else last_probe
-                    time.sleep(0)  # hand the GIL to the GUI thread if it is waiting
                     if self._stop.is_set():
                         break
                     if not self._running.is_set():
