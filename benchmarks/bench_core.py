@@ -79,10 +79,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
     parser.add_argument("--full", action="store_true", help="also time a full 70k-iteration MAML run")
-    parser.add_argument("--compile", action="store_true", help="batched path through torch.compile (as --compile)")
+    parser.add_argument("--compile", action="store_true", help="batched path compiled ahead of time (as --compile)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    mode = "torch.compile" if args.compile else "eager"
+    mode = "compiled (AOTInductor)" if args.compile else "eager"
     print(f"torch {torch.__version__}, 1 thread, paper config, batched {mode}, {args.seconds:.0f} s per measurement")
     print(f"{'algorithm':<22}{'batched it/s':>14}{'loop it/s':>12}{'ratio':>9}")
     for algo, steps in (("maml", 1), ("maml", 5), ("fomaml", 1)):

@@ -13,11 +13,10 @@ Like with like: both sides make the same compile choice, `--compile {auto,on,off
 `mamlviz train` do: compile the sinusoid (FO-)MAML meta-iteration from `fused.COMPILE_PAYS_FROM` = 20,000
 iterations on, and the pretrained baseline's step beside it). The app is given it through
 `mamlviz.gui.training.COMPILE`, headless through `Trainer(compile=...)`, and the lines printed say what each side
-did. A compiled program is kept by the process, so where the choice compiles, one untimed warm-up run compiles it
-first (its seconds are printed) and every timed run, on both sides, then trains at the steady rate; with
-`--recompile` each timed run drops it (`torch._dynamo.reset()`) and compiles again from Inductor's disk cache, as a
-fresh `mamlviz train` process or app session does, so the ratio includes that fixed cost on both sides.
-Run: python benchmarks/bench_gui_training.py [--iters 1500] [--rounds 3] [--compile auto] [--recompile]
+did. Where the choice compiles, one untimed warm-up run compiles the programs into this machine's cache (its seconds
+are printed, a few milliseconds when they are cached already); every timed run, on both sides, then loads them from
+there, as a fresh `mamlviz train` process or app session does.
+Run: python benchmarks/bench_gui_training.py [--iters 1500] [--rounds 3] [--compile auto]
 Compiled: --iters 20000 (auto chooses it; --rounds 2 takes over 10 minutes on a shared core), or --compile on at any
 length, e.g. --iters 5000 --rounds 2 (the same compiled program, a quarter of the time).
 """
@@ -42,15 +41,7 @@ def compiles(trainer: Trainer) -> bool:
     return any(getattr(learner, "fused", None) is not None for learner in trainer.learners)
 
 
-def fresh_compile(recompile: bool) -> None:
-    if recompile:
-        import torch._dynamo
-
-        torch._dynamo.reset()
-
-
-def headless_rate(cfg, with_baseline: bool, compile: bool | None, recompile: bool = False) -> float:
-    fresh_compile(recompile)
+def headless_rate(cfg, with_baseline: bool, compile: bool | None) -> float:
     trainer = Trainer(cfg, with_baseline=with_baseline, compile=compile)
     start = time.perf_counter()
     for _ in trainer.iterate():
@@ -106,9 +97,6 @@ def main() -> None:
     parser.add_argument(
         "--compile", choices=tuple(COMPILE), default="auto", help="the compile choice of both sides (default auto)"
     )
-    parser.add_argument(
-        "--recompile", action="store_true", help="every timed run compiles again (from the disk cache), as a fresh run"
-    )
     args = parser.parse_args()
     compile = COMPILE[args.compile]
     app_training.COMPILE = compile
@@ -116,14 +104,12 @@ def main() -> None:
     window.controls.training.iterations.setValue(args.iters)
     cfg = window.controls.training.config()
     compiled, compile_seconds = warm_up(cfg, compile)
-    recompile = args.recompile and compiled
 
     def headless(with_baseline: bool) -> float:
-        return headless_rate(cfg, with_baseline, compile, recompile)
+        return headless_rate(cfg, with_baseline, compile)
 
     def in_the_app(ticking: bool) -> tuple[float, float, np.ndarray]:
         window.reset_training()
-        fresh_compile(recompile)
         result = app_run(app, window, args.iters, ticking)
         app_compiled.append(compiles(window.training.worker.trainer))
         return result
@@ -150,8 +136,8 @@ def main() -> None:
     )
     how = "compiled (MAML and the pretrained baseline)" if compiled else "eager"
     when = (
-        f"; compiling took {compile_seconds:.1f} s in the untimed warm-up"
-        + (", and every timed run compiled again from the disk cache" if recompile else ", timed runs reuse it")
+        f"; compiling (or loading) took {compile_seconds:.2f} s in the untimed warm-up, and every timed run loads the "
+        "compiled programs again"
         if compiled
         else ""
     )

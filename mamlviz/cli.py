@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile",
         choices=("auto", "on", "off"),
         default="auto",
-        help="compile each sinusoid (FO-)MAML meta-iteration into one call (~15 s the first time on a machine, a few "
-        "after; then ~2x faster on CPU); auto: from 20,000 iterations (default: %(default)s)",
+        help="compile each sinusoid (FO-)MAML meta-iteration into one call (~30 s the first time on a machine, loaded "
+        "from its cache after; then ~4x faster on CPU); auto: from 20,000 iterations (default: %(default)s)",
     )
     train.add_argument("--val-every", type=_positive_int, default=defaults.val_every, help="validation period")
     train.add_argument("--val-tasks", type=_positive_int, default=defaults.val_tasks, help="validation tasks")

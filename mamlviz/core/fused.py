@@ -1,10 +1,9 @@
 """The whole (FO-)MAML meta-iteration as one compiled call: meta-gradient, finite check and Adam update; the
 same for a step of the joint regressors (the pretrained baseline, the oracle).
 
-`torch.compile` (Inductor with its C++ wrapper) turns the hand-written gradients of `algorithms.py` and an
-Adam update into one program with no Python between its operations. Inductor caches what it compiled on disk
-(`TORCHINDUCTOR_CACHE_DIR`, by default under the temporary directory), so a later run on the same machine pays a
-few seconds instead of the whole compile. `benchmarks/bench_core.py` times it against the eager path.
+AOTInductor (`aot`) turns the hand-written gradients of `algorithms.py` and an Adam update into one C++ program with
+no Python between its operations, kept on disk per machine: the first run on a machine compiles it, later ones load
+it. `benchmarks/bench_core.py` times it against the eager path.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mamlviz.core import vector_isa
+from mamlviz.core import aot
 from mamlviz.core.algorithms import joint_gradient, maml_meta_gradient
 from mamlviz.core.config import TrainConfig
 from mamlviz.core.data import TaskBatch
@@ -27,10 +26,10 @@ FUSED_ALGORITHMS = ("maml", "fomaml")
 JOINT_ALGORITHMS = ("pretrained", "oracle")
 """The joint regressors, whose hand-written gradient `joint_update` compiles."""
 COMPILE_PAYS_FROM = 20_000
-"""Iterations from which compiling pays for itself on a cold cache (about 15 s to compile, then twice as fast)."""
-COMPILE_COST = "about 15 s the first time on this machine, a few seconds after"
-"""What the first compiled call costs (Inductor keeps what it compiled in its on-disk cache), as the CLI and the app
-say it."""
+"""Iterations from which compiling pays for itself on a cold cache (about 30 s to compile MAML's program and the
+baseline's, then each iteration 1.8 ms shorter: from about 16,000 on)."""
+COMPILE_COST = "about 30 s the first time on this machine, then loaded from its cache in milliseconds"
+"""What the first compiled call costs (`aot` keeps the compiled programs on disk), as the CLI and the app say it."""
 BETAS = (0.9, 0.999)
 EPS = 1e-8
 """torch.optim.Adam's defaults, which the eager learners use."""
@@ -102,18 +101,45 @@ def joint_update(
     return loss, loss, ok
 
 
+class FlatProgram(torch.nn.Module):
+    """`meta_update` or `joint_update` with its static arguments bound, taking its tensors as one flat list (θ, the
+    two moments, step, lr, then the batch's fields), which is what `aot` exports and its packages are called with."""
+
+    def __init__(self, program: Any, static: tuple, names: list[str]) -> None:
+        super().__init__()
+        self.program, self.static, self.names = program, static, names
+
+    def forward(self, *flat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        n = len(self.names)
+        theta, exp_avg, exp_avg_sq = (dict(zip(self.names, flat[i * n : (i + 1) * n], strict=True)) for i in range(3))
+        return self.program(
+            theta, exp_avg, exp_avg_sq, flat[3 * n], flat[3 * n + 1], TaskBatch(*flat[3 * n + 2 :]), *self.static
+        )
+
+
+def flat_inputs(
+    theta: Params, exp_avg: Params, exp_avg_sq: Params, step: Tensor, lr: Tensor, batch: TaskBatch
+) -> list[Tensor]:
+    """The tensors of one update in `FlatProgram`'s order."""
+    fields = [getattr(batch, name) for name in TaskBatch.__dataclass_fields__]
+    return [*theta.values(), *exp_avg.values(), *exp_avg_sq.values(), step, lr, *fields]
+
+
 class MetaUpdate:
     """A compiled `meta_update` (or `joint_update`, for a joint regressor) for one algorithm and config; called as
     `gradient`, the eager gradient (what a learner shared by several ranks needs, as it all-reduces the gradient
-    before its update)."""
+    before its update).
+
+    Each program (`program_at`) is compiled ahead of time into a package that `aot` keeps per machine, so only the
+    first run on a machine pays the compile (`COMPILE_COST`); later ones load it in milliseconds.
+    """
 
     def __init__(self, algo: str, cfg: TrainConfig, gradient: Gradient, compile: bool = True) -> None:
         self.algo, self.cfg, self.gradient = algo, cfg, gradient
         self.joint = algo in JOINT_ALGORITHMS
-        program = joint_update if self.joint else meta_update
-        self.call = torch.compile(program, dynamic=False) if compile else program
-        self.compiled: set[tuple] = set()
-        """The programs compiled so far, by `program_at` (none when `compiling` is False: nothing compiles)."""
+        self.program = joint_update if self.joint else meta_update
+        self.loaded: dict[tuple, aot.Program] = {}
+        """The programs loaded so far, by `program_at` (none when `compiling` is False: nothing compiles)."""
         self.compiling = compile
         self.scalars: dict[str, tuple[Tensor, float]] = {}
         """Adam's step count and learning rate as the tensors each call takes, with their values (see `_scalar`)."""
@@ -144,8 +170,9 @@ class MetaUpdate:
         return (self.cfg.inner_lr, self.cfg.inner_steps, self.first_order_at(iteration))
 
     def compiles_at(self, iteration: int) -> bool:
-        """Whether `update` at `iteration` compiles its program first (seconds, where the others take microseconds)."""
-        return self.compiling and self.program_at(iteration) not in self.compiled
+        """Whether `update` at `iteration` first compiles its program, or loads it from this machine's cache
+        (seconds the first time on a machine, where the calls take microseconds)."""
+        return self.compiling and self.program_at(iteration) not in self.loaded
 
     def metrics(self, post: Tensor, pre: Tensor) -> dict[str, Tensor]:
         """The learner's metrics of one `update` (the same keys as its eager gradient's)."""
@@ -155,18 +182,16 @@ class MetaUpdate:
         self, theta: Params, exp_avg: Params, exp_avg_sq: Params, step: int, lr: float, batch: TaskBatch, iteration: int
     ) -> tuple[Tensor, Tensor, Tensor]:
         """The program with Adam's step count `step` (this one included) and learning rate `lr`."""
-        program = self.program_at(iteration)
-        args = (theta, exp_avg, exp_avg_sq, self._scalar("step", float(step), theta), self._scalar("lr", lr, theta))
-        if not self.compiling or program in self.compiled:  # `compiles_at`, without building `program` again
-            return self.call(*args, batch, *program)
-        self.compiled.add(program)
-        from torch._inductor import config as inductor_config  # seconds to import: only when compiling
-
-        # Inductor's C++ wrapper calls the kernels with no Python in between (1.2x here). It is set only while
-        # compiling: options given to torch.compile are re-applied on every call, at 8% of an iteration.
-        settings = vector_isa.inductor_settings()
-        with inductor_config.patch({"cpp_wrapper": True, **settings}):
-            result = self.call(*args, batch, *program)
-        if not settings:
-            vector_isa.remember()
-        return result
+        static = self.program_at(iteration)
+        scalars = self._scalar("step", float(step), theta), self._scalar("lr", lr, theta)
+        if not self.compiling:
+            return self.program(theta, exp_avg, exp_avg_sq, *scalars, batch, *static)
+        flat = flat_inputs(theta, exp_avg, exp_avg_sq, *scalars, batch)
+        run = self.loaded.get(static)
+        if run is None:
+            module = FlatProgram(self.program, static, list(theta))
+            run = self.loaded[static] = aot.load_or_compile(
+                module, flat, f"{self.program.__name__}{static}{list(theta)}"
+            )
+        post, pre, ok = run(flat)
+        return post, pre, ok

@@ -7,8 +7,9 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 from mamlviz.progress import format_duration
 
 COMPILING = "Compiling the meta-iteration"
-COMPILE_TIME = "about 15 s the first time"
-"""`fused.MetaUpdate`'s first call: about 15 s on a cold Inductor cache, a few seconds on a warm one."""
+COMPILE_TIME = "about 30 s the first time"
+"""`fused.MetaUpdate`'s first call: about 30 s the first time on a machine, milliseconds once its programs are
+cached."""
 
 
 class StatusLine:

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from mamlviz.core import aot
 from mamlviz.core.config import ModelConfig, TrainConfig
 from mamlviz.core.errors import ConfigError, TrainingDiverged
 from mamlviz.core.train import Trainer
@@ -64,15 +65,22 @@ def test_invalid_configs_are_refused(change, message):
 
 
 @pytest.mark.slow
-def test_compiled_meta_iterations_match_eager():
+def test_compiled_meta_iterations_match_eager_and_a_later_run_loads_what_was_compiled(tmp_path, monkeypatch):
+    monkeypatch.setattr(aot, "cache_folder", lambda: tmp_path)
     cfg = dataclasses.replace(TINY, iterations=3)
     eager, compiled = Trainer(cfg, with_baseline=True), Trainer(cfg, with_baseline=True, compile=True)
     assert all(learner.fused is not None for learner in compiled.learners)
     for _ in zip(eager.iterate(), compiled.iterate(), strict=True):
         pass
+    assert len(list(tmp_path.glob("*.pt2"))) == 2  # MAML's program and the baseline's
+    monkeypatch.setattr(aot, "_compile", lambda *args: pytest.fail("compiled again"))
+    loaded = Trainer(cfg, with_baseline=True, compile=True)
+    for _ in loaded.iterate():
+        pass
     for algo in ("maml", "pretrained"):
         for name, value in eager.snapshot()[algo].items():
             torch.testing.assert_close(compiled.snapshot()[algo][name], value, rtol=1e-4, atol=1e-6, msg=name)
+            assert torch.equal(loaded.snapshot()[algo][name], compiled.snapshot()[algo][name]), name
 
 
 def _scripted(trainer: Trainer, figures: dict[str, list[float]]) -> None:

@@ -1,22 +1,22 @@
 """A compiled run in the app: the status says the first iteration compiles, and pause, stop, reset and errors during
 that compile behave.
 
-Hermetic and fast: the compile rule's threshold is lowered to a few iterations, and `torch.compile` is replaced by a
-stand-in whose first call (the "compile") waits until the test lets it go, so every check happens while it is
-provably compiling and nothing is timed.
+Hermetic and fast: the compile rule's threshold is lowered to a few iterations, and `aot.load_or_compile` is replaced
+by a stand-in whose call (the "compile") waits until the test lets it go, so every check happens while it is provably
+compiling and nothing is timed.
 """
 
 import threading
 from unittest.mock import MagicMock
 
 import pytest
-import torch
 
 import mamlviz.core.fused as fused
+from mamlviz.core import aot
 from mamlviz.core.config import TaskConfig, TrainConfig
 from mamlviz.gui import training as training_module
 from mamlviz.gui.state import AppState
-from mamlviz.gui.status import COMPILING
+from mamlviz.gui.status import COMPILE_TIME, COMPILING
 from mamlviz.gui.training import COMPILE_NOTE, PAUSE_AFTER_COMPILE, STOP_AFTER_COMPILE, TrainingController
 
 THRESHOLD = 20
@@ -26,7 +26,8 @@ APP_COMPILE = training_module.COMPILE
 
 
 class GatedCompile:
-    """Stands in for `torch.compile`: the compiled function's first call blocks until `release` (or raises)."""
+    """Stands in for `aot.load_or_compile`: each program's compile blocks until `release` (or raises), then the
+    program runs eagerly."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.entered = threading.Event()
@@ -34,27 +35,20 @@ class GatedCompile:
         self.error = error
         self.compiled = 0
 
-    def __call__(self, fn, **kwargs):
+    def __call__(self, module, example, identity):
         self.compiled += 1
-        first = [True]
-
-        def compiled(*args):
-            if first[0]:
-                first[0] = False
-                self.entered.set()
-                assert self.release.wait(30), "the test never released the compile"
-                if self.error is not None:
-                    raise self.error
-            return fn(*args)
-
-        return compiled
+        self.entered.set()
+        assert self.release.wait(30), "the test never released the compile"
+        if self.error is not None:
+            raise self.error
+        return lambda flat: list(module(*flat))
 
 
 @pytest.fixture
 def gate(monkeypatch):
     gate = GatedCompile()
     monkeypatch.setattr(fused, "COMPILE_PAYS_FROM", THRESHOLD)
-    monkeypatch.setattr(torch, "compile", gate)
+    monkeypatch.setattr(aot, "load_or_compile", gate)
     monkeypatch.setattr(training_module, "COMPILE", None)  # the app's auto rule, whatever another fixture pinned
     yield gate
     gate.release.set()  # before the window's teardown waits for the worker
@@ -86,8 +80,8 @@ def test_the_status_says_the_first_iteration_compiles_and_then_training_goes_on(
         ("pretrained", True),  # the baseline's step is compiled too
     ]
     label = window.status.labels["iteration"].text()
-    assert label.startswith(f"{COMPILING} (about 15 s the first time)…") and f"it 0 / {2 * THRESHOLD}" in label
-    assert "about 15 s the first time" in window.statusBar().currentMessage()
+    assert label.startswith(f"{COMPILING} ({COMPILE_TIME})…") and f"it 0 / {2 * THRESHOLD}" in label
+    assert COMPILE_TIME in window.statusBar().currentMessage()
     assert window.training.worker.compiling_now and window.training.done == 0
     with qtbot.waitSignal(window.training.finished, timeout=20_000):
         gate.release.set()
@@ -182,7 +176,7 @@ def test_the_second_order_program_compiles_later_and_says_so_too(qtbot, gate):
             controller.start(_config(THRESHOLD, first_order_until=5), "cpu")
         said = [call.args[0] for call in controller.status.message.call_args_list]
         assert said.count(COMPILE_NOTE) == 2
-        assert {program[-1] for program in controller.worker.trainer.learners[0].fused.compiled} == {True, False}
+        assert {program[-1] for program in controller.worker.trainer.learners[0].fused.loaded} == {True, False}
         controller.status.ended.assert_called_with(THRESHOLD, THRESHOLD)
     finally:
         controller.shutdown()
