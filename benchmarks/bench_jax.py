@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,8 +112,8 @@ def main() -> None:
             print(f"{round_:>5} {steps:>2} {eager:>8.0f} {compiled:>9.0f} {cells} {ratio:>22}", flush=True)
     for steps, found in ratios.items():
         if found:
-            middle = sorted(found)[len(found) // 2]
-            print(f"S = {steps}: median ratio {middle[0]:.2f}x over JAX np-sample, {middle[1]:.2f}x over JAX scan")
+            per_step, scan = (statistics.median(column) for column in zip(*found, strict=True))
+            print(f"S = {steps}: median ratio {per_step:.2f}x over JAX np-sample, {scan:.2f}x over JAX scan")
     print("(ratio: compiled mamlviz over JAX np-sample / over JAX scan)")
 
     if args.scale:
