@@ -95,7 +95,8 @@ def _compile(module: torch.nn.Module, example: Sequence[Tensor], path: Path) -> 
 
 def load_or_compile(module: torch.nn.Module, example: Sequence[Tensor], identity: str) -> Program:
     """`module` compiled for inputs like `example`: loaded from this machine's cache, or compiled (seconds) and kept
-    there. A package that does not load (damaged, cut short) is compiled again."""
+    there. A package that does not load (damaged, cut short) is compiled again; where the cache cannot be written,
+    the program is compiled for this process only."""
     path = cache_folder() / f"{package_key(identity, example)}.pt2"
     device = example[0].device
     if path.exists():
@@ -103,5 +104,10 @@ def load_or_compile(module: torch.nn.Module, example: Sequence[Tensor], identity
             return _load(path, device)
         except RuntimeError:
             path.unlink(missing_ok=True)
-    _compile(module, example, path)
+    try:
+        _compile(module, example, path)
+    except OSError:
+        with tempfile.TemporaryDirectory(prefix="mamlviz_aot_") as folder:
+            _compile(module, example, Path(folder) / path.name)
+            return _load(Path(folder) / path.name, device)  # the loader keeps its own copy of what it runs
     return _load(path, device)

@@ -53,6 +53,16 @@ def test_a_damaged_package_is_compiled_again(compiles):
     assert torch.equal(doubled, torch.full((2,), 2.0))
 
 
+@pytest.mark.slow
+def test_an_unwritable_cache_compiles_for_this_process_only(tmp_path, monkeypatch):
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    monkeypatch.setattr(aot, "cache_folder", lambda: blocked / aot.FOLDER)
+    x = torch.zeros(2)
+    doubled, _ = aot.load_or_compile(AddInPlace(), [x, torch.ones(2)], "add")([x, torch.ones(2)])
+    assert torch.equal(doubled, torch.full((2,), 2.0)) and blocked.read_text() == ""
+
+
 def test_the_key_names_the_program_its_inputs_and_their_layout():
     x = torch.zeros(2, 3)
     keys = {
