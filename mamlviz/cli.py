@@ -35,14 +35,22 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 """Signals that end `mamlviz train` early, saving what was trained."""
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(text: str, minimum: int, kind: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0, "a whole number from 0")
 
 
 def _positive_float(text: str) -> float:
@@ -136,6 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
         "1200/423 characters (default: %(default)s)",
     )
     train.add_argument(
+        "--val-characters",
+        type=_non_negative_int,
+        default=classification.val_characters,
+        metavar="N",
+        help="omniglot: draw the validation tasks (and --keep-best's choice) from N meta-training characters held "
+        "out of training, a fixed random choice (paper split: 100 leaves 1,100); 0 (default): from the "
+        "meta-test characters",
+    )
+    train.add_argument(
         "--hidden", type=_hidden, help="hidden sizes, e.g. 40,40 (default: the domain's; sinusoid 40,40, nav2d 100,100)"
     )
     train.add_argument("--seed", type=_seed, default=defaults.seed, help="random seed (default: %(default)s)")
@@ -169,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-best",
         action="store_true",
         help="save the iterate with the best validation figure (MSE, accuracy, return: the domain's) instead of the "
-        "last; validated every --val-every iterations and at the end",
+        "last; validated every --val-every iterations and at the end (omniglot: see --val-characters)",
     )
     train.add_argument("--out", type=Path, required=True, help="output FILE.safetensors")
 
@@ -254,6 +271,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             train_ways=args.train_ways or domain.classification.train_ways,
             data=str(args.data.resolve()) if args.data else "",
             split=args.split,
+            val_characters=args.val_characters,
         ),
     )
     cfg = spec.with_shots(cfg, shots)

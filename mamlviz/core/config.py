@@ -154,11 +154,16 @@ class ClassificationConfig:
     split: str = "alphabets"
     """Meta-train / meta-test characters: 'alphabets', the background / evaluation archives (964 / 659), or
     'paper', a fixed random 1,200 / 423 split of all 1,623 (Finn et al. 2017; `omniglot.data.meta_split`)."""
+    val_characters: int = 0
+    """Meta-training characters held out (a fixed random choice, `omniglot.data.hold_out`) as the validation tasks'
+    classes; 0: validation tasks are drawn from the meta-test characters."""
 
     def validate(self) -> None:
         for name in ("ways", "shots", "queries", "filters"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.val_characters < 0:
+            raise ConfigError(f"val_characters must be 0 or more, got {self.val_characters}.")
         if self.train_ways and self.train_ways < 2:
             raise ConfigError(f"training episodes need at least 2 ways, got {self.train_ways}.")
         if self.ways < 2:

@@ -6,7 +6,8 @@ The 105×105 one-bit PNGs are decoded with Pillow (size checked before decoding)
 28×28 and inverted so ink is 255 on a 0 background. A decoded split is cached as `.npz` in the
 user cache folder, keyed by the archive's SHA-256, so the second load takes well under a second.
 `meta_split` / `load_meta_test` give the meta-train and meta-test characters of a config's `split`: the two
-archives as they are ('alphabets'), or the paper's random split of their 1,623 characters ('paper');
+archives as they are ('alphabets'), or the paper's random split of their 1,623 characters ('paper'); `hold_out`
+sets some meta-train characters aside for validation;
 `unseen_characters` gives the characters none of several splits meta-trained on.
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mamlviz.core.config import check_split
-from mamlviz.core.errors import DataError
+from mamlviz.core.errors import ConfigError, DataError
 
 SPLITS = {"background": "images_background", "evaluation": "images_evaluation"}
 """The two archives; split 'alphabets' meta-trains on the background ones and meta-tests on the evaluation ones."""
@@ -37,6 +38,8 @@ PAPER_TRAIN_FRACTION = 1200 / 1623
 """Split 'paper' (Finn et al. 2017, after Santoro et al. 2016): 1,200 of the 1,623 characters meta-train."""
 PAPER_SPLIT_SEED = 0
 """Seed of the paper split's shuffle, fixed (not the training seed) so training and `mamlviz eval` agree."""
+HOLD_OUT_SEED = 1
+"""Seed of `hold_out`'s choice, fixed so a file's `val_characters` names the same characters on every machine."""
 SOURCE_SIZE = 105
 IMAGE_SIZE = 28
 OFFICIAL_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/{name}.zip"
@@ -122,6 +125,23 @@ def meta_split(split: str, background: OmniglotSplit, evaluation: OmniglotSplit)
     parts = np.split(order, [round(len(names) * PAPER_TRAIN_FRACTION)])
     train, test = (OmniglotSplit(images[rows], tuple(names[r] for r in rows)) for rows in parts)
     return train, test
+
+
+def hold_out(split: OmniglotSplit, n: int) -> tuple[OmniglotSplit, OmniglotSplit]:
+    """(kept, held out): `n` characters of `split` chosen by `numpy.random.RandomState(HOLD_OUT_SEED)`, set aside
+    (as validation classes) from the rest; both parts keep `split`'s order."""
+    if not 0 < n < len(split.characters):
+        raise ConfigError(
+            f"cannot hold out {n} of the {len(split.characters)} meta-training characters for validation; "
+            f"choose 1 to {len(split.characters) - 1}."
+        )
+    held = np.zeros(len(split.characters), bool)
+    held[np.random.RandomState(HOLD_OUT_SEED).permutation(len(held))[:n]] = True
+    kept, out = (
+        OmniglotSplit(split.images[rows], tuple(split.characters[r] for r in rows))
+        for rows in (np.flatnonzero(~held), np.flatnonzero(held))
+    )
+    return kept, out
 
 
 def load_meta_test(split: str, data: str | Path | None = None) -> OmniglotSplit:

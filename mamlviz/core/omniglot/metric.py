@@ -303,7 +303,7 @@ class MetricDomain(ClassificationDomain):
         return sample_classification_tasks(self.train_pool, train_ways(c), c.shots, c.queries, n_tasks, generator)
 
     def validate(self, learners: Sequence[Learner]) -> dict[str, float]:
-        """Mean query accuracy on the fixed meta-test tasks: '{learner}/{N}w{K}s' for a metric learner."""
+        """Mean query accuracy on the fixed validation tasks: '{learner}/{N}w{K}s' for a metric learner."""
         c = self.cfg.classification
         result = super().validate([learner for learner in learners if not is_metric(learner.algo)])
         for learner in learners:

@@ -1,5 +1,6 @@
-"""The Omniglot classification domain of the trainer: meta-train on the background alphabets,
-validate on fixed tasks from the evaluation alphabets (split 'paper': on the paper's 1,200 / 423 characters)."""
+"""The Omniglot classification domain of the trainer: meta-train on the background alphabets, validate on fixed
+tasks from the evaluation alphabets (split 'paper': on the paper's 1,200 / 423 characters), or, with
+`val_characters`, from that many meta-training characters held out of training."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from mamlviz.core.omniglot.classification import (
     sample_classification_tasks,
 )
 from mamlviz.core.omniglot.convnet import HEAD, init_conv_params
-from mamlviz.core.omniglot.data import load_split, meta_split
+from mamlviz.core.omniglot.data import hold_out, load_split, meta_split
 from mamlviz.core.train import Gradient, Learner, autograd_gradient
 
 VALIDATION_STEPS = (0, 1, 3)
@@ -34,11 +35,15 @@ def validation_steps(cfg: TrainConfig) -> tuple[int, ...]:
 
 
 def load_pools(cfg: TrainConfig) -> tuple[ImagePool, ImagePool]:
-    """Meta-training and meta-test drawings of the config's split (`data.meta_split`), rotations as configured."""
+    """Meta-training and validation drawings of the config's split (`data.meta_split`), rotations as configured:
+    validation draws on `val_characters` characters held out of meta-training (`data.hold_out`), or on the
+    meta-test characters where that is 0."""
     c = cfg.classification
     archives = (load_split(archive, c.data or None) for archive in ("background", "evaluation"))
-    train, test = meta_split(c.split, *archives)
-    return ImagePool.from_split(train, c.rotations), ImagePool.from_split(test, c.rotations)
+    train, validation = meta_split(c.split, *archives)
+    if c.val_characters:
+        train, validation = hold_out(train, c.val_characters)
+    return ImagePool.from_split(train, c.rotations), ImagePool.from_split(validation, c.rotations)
 
 
 class ClassificationDomain:
@@ -47,12 +52,17 @@ class ClassificationDomain:
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg = cfg
         c = cfg.classification
-        self.train_pool, test_pool = load_pools(cfg)
+        self.train_pool, validation_pool = load_pools(cfg)
+        if validation_pool.n_classes < c.ways:
+            raise ConfigError(
+                f"{c.ways}-way validation tasks need {c.ways} classes; the validation characters give "
+                f"{validation_pool.n_classes}: hold out more characters (`--val-characters`)."
+            )
         self.validation_set = sample_classification_tasks(
-            test_pool,
+            validation_pool,
             c.ways,
             c.shots,
-            min(5, test_pool.drawers - c.shots),
+            min(5, validation_pool.drawers - c.shots),
             cfg.val_tasks,
             default_generator(cfg.seed + 1),
         ).to(device)
@@ -95,7 +105,7 @@ class ClassificationDomain:
         return sample_classification_tasks(self.train_pool, c.ways, c.shots, c.queries, n_tasks, generator)
 
     def validate(self, learners: Sequence[Learner]) -> dict[str, float]:
-        """Mean query accuracy on fixed meta-test tasks: '{learner}/{N}w{K}s/step{n}'."""
+        """Mean query accuracy on the fixed validation tasks: '{learner}/{N}w{K}s/step{n}'."""
         c, result = self.cfg.classification, {}
         for learner in learners:
             reported = validation_steps(self.cfg)

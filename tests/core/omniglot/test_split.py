@@ -13,7 +13,7 @@ from mamlviz.core.checkpoint import load_initialization, read_header
 from mamlviz.core.config import ClassificationConfig, TrainConfig
 from mamlviz.core.errors import ConfigError
 from mamlviz.core.omniglot import domain
-from mamlviz.core.omniglot.data import OmniglotSplit, load_meta_test, load_split, meta_split
+from mamlviz.core.omniglot.data import OmniglotSplit, hold_out, load_meta_test, load_split, meta_split
 from mamlviz.core.omniglot.training import load_pools
 from tests.core.omniglot.fixtures import make_omniglot
 
@@ -110,3 +110,49 @@ def test_paper_file_records_its_split_and_eval_uses_its_test_part(data, tmp_path
     assert "meta-test tasks (Omniglot paper split's test characters)" in capsys.readouterr().out
     (test,) = seen
     assert test.characters == meta_split("paper", *_archives(data))[1].characters
+
+
+def test_hold_out_sets_a_fixed_choice_of_characters_aside(data):
+    train, _ = meta_split("paper", *_archives(data))
+    kept, held = hold_out(train, 3)
+    assert (len(kept.characters), len(held.characters)) == (9, 3)
+    assert not set(kept.characters) & set(held.characters)
+    assert set(kept.characters) | set(held.characters) == set(train.characters)
+    for part in (kept, held):  # each part keeps the split's order and its own drawings
+        rows = [train.characters.index(c) for c in part.characters]
+        assert rows == sorted(rows)
+        np.testing.assert_array_equal(part.images, train.images[rows])
+    np.random.seed(3)  # the global generators play no part
+    assert hold_out(train, 3)[1].characters == held.characters
+    assert hold_out(train, 4)[1].characters != held.characters  # a choice, not the first or last few
+    for n in (0, 12):
+        with pytest.raises(ConfigError, match=f"cannot hold out {n} of the 12 meta-training characters"):
+            hold_out(train, n)
+
+
+def test_val_characters_validate_on_held_out_training_characters(tmp_path, capsys):
+    data = make_omniglot(tmp_path / "distinct", distinct=True, alphabets=2, characters=4)
+
+    def pools(val_characters: int):
+        classification = ClassificationConfig(data=str(data), split="paper", val_characters=val_characters)
+        return load_pools(TrainConfig(domain="omniglot", classification=classification))
+
+    (_, test), (kept, validation) = pools(0), pools(2)
+    assert (kept.n_classes, validation.n_classes) == (4 * 10, 4 * 2)
+    _, held = hold_out(meta_split("paper", *_archives(data))[0], 2)
+    held_images = torch.from_numpy(held.images)
+    assert torch.equal(validation.images[0], held_images)  # rotation 0: the held-out characters' drawings
+    assert not any(torch.equal(image, held_images[0]) for image in kept.images[0])
+    assert not any(torch.equal(image, held_images[0]) for image in test.images[0])
+
+    out = tmp_path / "held.safetensors"
+    args = ["train", "--domain", "omniglot", "--split", "paper", "--ways", "3", "--iters", "2", "--meta-batch", "2"]
+    args += ["--val-tasks", "2", "--data", str(data)]
+    assert main([*args, "--val-characters", "2", "--out", str(out)]) == 0
+    assert load_initialization(out).config.classification.val_characters == 2
+    capsys.readouterr()
+    assert main([*args, "--ways", "20", "--val-characters", "2", "--out", str(out)]) == 2
+    assert "20-way validation tasks need 20 classes; the validation characters give 8" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--val-characters", "-1", "--out", str(out)])
+    assert "argument --val-characters: expected a whole number from 0, got -1" in capsys.readouterr().err
