@@ -61,6 +61,10 @@ class OmniglotSplit:
     characters: tuple[str, ...]
     """'Alphabet/characterNN' of each row of `images`."""
 
+    def rows(self, indices: Sequence[int] | np.ndarray) -> OmniglotSplit:
+        """The characters at `indices`, in that order."""
+        return OmniglotSplit(self.images[indices], tuple(self.characters[i] for i in indices))
+
 
 def cache_dir() -> Path:
     """`$MAMLVIZ_CACHE`, else `$XDG_CACHE_HOME/mamlviz`, else `~/.cache/mamlviz`."""
@@ -115,15 +119,14 @@ def meta_split(split: str, background: OmniglotSplit, evaluation: OmniglotSplit)
             f"the archives hold {background.images.shape[1]} and {evaluation.images.shape[1]} drawings per "
             "character; the paper split pools them and needs the same number."
         )
-    images = np.concatenate([background.images, evaluation.images])
-    names = [
+    names = tuple(
         f"{archive}/{c}"
         for archive, part in (("background", background), ("evaluation", evaluation))
         for c in part.characters
-    ]
+    )
+    pooled = OmniglotSplit(np.concatenate([background.images, evaluation.images]), names)
     order = np.random.RandomState(PAPER_SPLIT_SEED).permutation(len(names))  # a stream NumPy keeps frozen
-    parts = np.split(order, [round(len(names) * PAPER_TRAIN_FRACTION)])
-    train, test = (OmniglotSplit(images[rows], tuple(names[r] for r in rows)) for rows in parts)
+    train, test = (pooled.rows(part) for part in np.split(order, [round(len(names) * PAPER_TRAIN_FRACTION)]))
     return train, test
 
 
@@ -137,11 +140,7 @@ def hold_out(split: OmniglotSplit, n: int) -> tuple[OmniglotSplit, OmniglotSplit
         )
     held = np.zeros(len(split.characters), bool)
     held[np.random.RandomState(HOLD_OUT_SEED).permutation(len(held))[:n]] = True
-    kept, out = (
-        OmniglotSplit(split.images[rows], tuple(split.characters[r] for r in rows))
-        for rows in (np.flatnonzero(~held), np.flatnonzero(held))
-    )
-    return kept, out
+    return split.rows(np.flatnonzero(~held)), split.rows(np.flatnonzero(held))
 
 
 def load_meta_test(split: str, data: str | Path | None = None) -> OmniglotSplit:
@@ -175,7 +174,7 @@ def unseen_characters(splits: Sequence[str], data: str | Path | None = None) -> 
     first, *others = tests
     common = set(first.characters).intersection(*(other.characters for other in others))
     rows = [i for i, name in enumerate(first.characters) if name in common]
-    return OmniglotSplit(first.images[rows], tuple(first.characters[i] for i in rows))
+    return first.rows(rows)
 
 
 def _locate(name: str, data: Path | None) -> Path:

@@ -53,7 +53,7 @@ class ClassificationDomain:
         self.cfg = cfg
         c = cfg.classification
         self.train_pool, validation_pool = load_pools(cfg)
-        if validation_pool.n_classes < c.ways:
+        if c.val_characters and validation_pool.n_classes < c.ways:
             raise ConfigError(
                 f"{c.ways}-way validation tasks need {c.ways} classes; the validation characters give "
                 f"{validation_pool.n_classes}: hold out more characters (`--val-characters`)."
