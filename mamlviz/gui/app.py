@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -14,6 +15,8 @@ import torch
 from mamlviz.core.allocator import keep_large_blocks_on_heap
 
 USAGE_ERROR = 2
+SCREENSHOT_WAIT_S = 180.0
+"""How long `--screenshot` waits for the window's background work (loading, adapting) before it renders."""
 
 
 def parse_points(text: str) -> list[tuple[float, float]]:
@@ -197,9 +200,26 @@ def main(argv: list[str] | None = None) -> int:
     return take_screenshot(app, window, args.screenshot, args.train_iters)
 
 
+def settle(app, timeout_s: float, quiet_s: float = 0.3) -> bool:
+    """Process events until no background job has run or waited for `quiet_s` (a finished job's handler may start
+    the next one, a timer may submit one later); returns False if that took more than `timeout_s`."""
+    from mamlviz.gui.jobs import JobRunner
+
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if not JobRunner.all_idle():
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def take_screenshot(app, window, path: Path, train_iters: int) -> int:
     """Optionally train N iterations with the real worker, then render the window to `path`."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop
 
     window.ask_before_closing = False  # a screenshot keeps nothing: no question on the way out
     if train_iters:
@@ -210,9 +230,11 @@ def take_screenshot(app, window, path: Path, train_iters: int) -> int:
         window.start_training()
         if window.training.running or window.training.building:
             loop.exec()
-    for _ in range(3):
-        QTimer.singleShot(50, lambda: None)
-        app.processEvents()
+    if not settle(app, SCREENSHOT_WAIT_S):
+        print(  # noqa: T201
+            f"note: background work was still running after {SCREENSHOT_WAIT_S:.0f} s; the picture shows it unfinished",
+            file=sys.stderr,
+        )
     if not window.grab().save(str(path)):
         print(f"error: could not write {path}", file=sys.stderr)  # noqa: T201
         window.close()

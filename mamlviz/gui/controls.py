@@ -392,6 +392,12 @@ class TrainingControls(QGroupBox):
         self.seed.setValue(config.seed)
         self.preset.setCurrentIndex(0)
 
+    def follow_domain(self, domain: str) -> None:
+        """Show `domain`'s defaults, as choosing it in the Domain box does, unless the form is on it already (or the
+        domain has no form)."""
+        if domain in DOMAIN_FORMS and domain != self.domain.currentData():
+            self.set_config(DOMAIN_DEFAULTS[domain])
+
     def device_name(self) -> str:
         return self.device.currentData()
 

@@ -92,6 +92,7 @@ class FileCommands(QObject):
         self.state.put_init(name, init, primary=init.algorithm != "pretrained")
         self.state.source = Path(path).name
         self.window.show_domain(init.config.domain)
+        self.window.controls.training.follow_domain(init.config.domain)  # Start then trains in the file's domain
         self._remember(Path(path))
         return True
 

@@ -109,6 +109,11 @@ class JobRunner(QObject):
         return self._thread is None or not self._thread.is_alive()
 
     @classmethod
+    def all_idle(cls) -> bool:
+        """Whether no runner has a job running or waiting."""
+        return not any(runner.busy for runner in cls.live)
+
+    @classmethod
     def stop_all(cls) -> None:
         """Cancel every runner's work and join their threads (on closing the window)."""
         for runner in list(cls.live):

@@ -17,6 +17,7 @@ from mamlviz.core.config import ClassificationConfig, TrainConfig
 from mamlviz.core.omniglot.convnet import init_conv_params
 from mamlviz.core.omniglot.metric import init_embedding_params
 from mamlviz.gui import shipped
+from mamlviz.gui.app import settle
 from tests.core.omniglot.fixtures import make_omniglot
 from tests.gui.test_classification_tab import stroke
 
@@ -148,3 +149,15 @@ def test_a_setting_that_cannot_be_loaded_is_one_sentence(window, stand_ins, qtbo
         " meta-trained for 5-way tasks, not 20-way ones."
     )
     assert tab.setting_combo.currentText() == "5-way 1-shot" and tab.demo.ways == 5  # the shown setting stays
+
+
+def test_opening_an_omniglot_file_shows_its_tab_and_domain_and_the_screenshot_waits_for_it(window, stand_ins, qapp):
+    """`--screenshot` renders only once the tab's background loading and adapting are done (`settle`)."""
+    assert window.files.open_initialization(str(stand_ins / "omniglot_5w1s_maml.safetensors"))
+    assert window.tabs.currentIndex() == window.classification_index
+    assert window.controls.training.domain.currentData() == "omniglot"
+    assert window.controls.training.ways.isVisible()
+    assert settle(qapp, timeout_s=WAIT_MS / 1000)
+    tab = window.classification
+    assert tab.demo is not None and not tab.busy
+    assert tab.status.text().startswith("Task 1: 5-way 1-shot from "), tab.status.text()
