@@ -3,6 +3,7 @@ while the hint changes, and adaptation off the GUI thread ("Adapting…", one se
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -87,7 +88,16 @@ def test_every_class_canvas_is_on_screen_and_the_hint_does_not_move_them(tab, qt
     assert len(texts) == 2
 
 
-def test_the_five_canvases_fit_a_1400x900_window(window, qtbot):
+def test_the_support_rows_stay_packed_at_the_top_of_their_box(tab):
+    """The support box is as tall as the queries beside it; its rows must not spread over that height."""
+    rows = [tab.support_grid.itemAtPosition(c, 1).widget() for c in range(WAYS)]
+    assert tab.support_box.height() > 2 * WAYS * rows[0].height()  # the case this is about: a tall box
+    pitch = max(b.y() - a.y() for a, b in itertools.pairwise(rows))
+    assert pitch <= rows[0].height() + tab.support_grid.verticalSpacing() + 1, pitch
+    assert rows[0].y() < 2 * rows[0].height()
+
+
+def test_the_five_canvases_fit_a_1400x900_window(window, qtbot, tmp_path):
     with qtbot.waitSignal(window.classification_loaded, timeout=60_000):
         window.tabs.setCurrentIndex(window.classification_index)
     tab = window.classification
@@ -96,7 +106,7 @@ def test_the_five_canvases_fit_a_1400x900_window(window, qtbot):
     assert len(tab.class_canvases) == 5
     for canvas in tab.class_canvases:
         assert _fully_visible(canvas), canvas.visibleRegion().boundingRect()
-    window.grab().save("/tmp/newcomer_classification_draw.png")
+    assert window.grab().save(str(tmp_path / "draw.png"))
 
 
 def test_adaptation_runs_off_the_gui_thread_and_says_so(tab, qtbot, monkeypatch):

@@ -138,6 +138,7 @@ class ClassificationTab(QWidget):
 
         self.support_box = QGroupBox("Support set")
         self.support_grid = QGridLayout(self.support_box)
+        self.support_grid.setAlignment(Qt.AlignmentFlag.AlignTop)  # the box is as tall as the queries beside it
         self.queries_box = QGroupBox("Queries")
         key = QLabel(
             "Bars: dashed = before adaptation, filled = after the chosen step"
