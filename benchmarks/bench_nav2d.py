@@ -6,6 +6,8 @@ inner step (α = 0.1), TRPO (max KL 0.01, CG 10, damping 1e-5, backtracking ×0.
 
     taskset -c 0 python benchmarks/bench_nav2d.py [--loop-iters 1] [--iters 3] [--device cpu|cuda]
 
+It also times the RL tab's click: one goal adapted for 3 steps on 20 trajectories (target under 0.3 s).
+
 The loop samples one trajectory at a time (a policy call per step, one point), fits the baseline and takes the
 inner step task by task with autograd, and evaluates TRPO's loss and KL as a sum over tasks. Second order in both.
 """
@@ -19,6 +21,7 @@ import time
 import torch
 
 from mamlviz.core.nav2d.env import Trajectories, rollout, sample_goals, step
+from mamlviz.core.nav2d.evaluation import adapt_and_rollout
 from mamlviz.core.nav2d.policy import init_policy, policy_mean
 from mamlviz.core.nav2d.rl import advantages, mean_kl, post_batch, surrogate, trpo_update
 from mamlviz.core.nav2d.training import GoalBatch, TRPOLearner
@@ -133,6 +136,9 @@ def main() -> None:
         f"env steps/s (policy included): vectorized {steps / vec:,.0f}  loop {loop_steps / loop:,.0f}  "
         f"speed-up {steps / vec / (loop_steps / loop):.0f}x"
     )
+
+    click = timed(lambda: adapt_and_rollout(cpu_theta, (0.3, -0.2), steps=3, n_traj=20, seed=5), 3)
+    print(f"a click in the RL tab (adapt_and_rollout, 3 steps × 20 trajectories): {click * 1000:.0f} ms (target < 300)")
 
     seeds = iter(range(10_000))
 

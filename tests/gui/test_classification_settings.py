@@ -25,13 +25,13 @@ LEARNERS = ["MAML", "pretrained", "ProtoNet", "Matching Net"]
 WAIT_MS = 60_000
 
 
-def omniglot_file(path: Path, algo: str, ways: int, inner_lr: float = 0.4) -> Path:
+def omniglot_file(path: Path, algo: str, ways: int, inner_lr: float = 0.4, inner_steps: int = 1) -> Path:
     """A tiny (8-filter) Omniglot learner: a conv net with a `ways`-way head, or a metric learner's embedding."""
     c = ClassificationConfig(ways=ways, filters=8, split="alphabets")
     generator = torch.Generator().manual_seed(ways)
     metric = algo in ("protonet", "matchingnet")
     params = init_embedding_params(8, generator) if metric else init_conv_params(8, ways, generator)
-    config = TrainConfig(algo=algo, domain="omniglot", inner_lr=inner_lr, classification=c)
+    config = TrainConfig(algo=algo, domain="omniglot", inner_lr=inner_lr, inner_steps=inner_steps, classification=c)
     save_initialization(path, Initialization(params, config, algo))
     return path
 
@@ -45,7 +45,7 @@ def stand_ins(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "resources"
     folder.mkdir()
     omniglot_file(folder / "omniglot_5w1s_maml.safetensors", "fomaml", 5, 0.4)
-    omniglot_file(folder / "omniglot_20w1s_maml.safetensors", "fomaml", 20, 0.1)
+    omniglot_file(folder / "omniglot_20w1s_maml.safetensors", "fomaml", 20, 0.1, inner_steps=5)  # as the paper's
     omniglot_file(folder / "omniglot_5w1s_pretrained.safetensors", "pretrained", 5)
     omniglot_file(folder / "omniglot_5w1s_protonet.safetensors", "protonet", 5)
     omniglot_file(folder / "omniglot_5w1s_matchingnet.safetensors", "matchingnet", 5)
@@ -80,10 +80,12 @@ def test_choosing_20_way_shows_20_classes_for_every_learner(window, stand_ins, q
     assert re.fullmatch(r"Task 2: 20-way 1-shot from the meta-test alphabets\.", tab.status.text()), tab.status.text()
     assert tab.setting_combo.currentText() == "20-way 1-shot" and tab.setting_combo.isEnabled()
     assert tab.demo.lr == 0.1, "the SGD learners adapt at the 20-way MAML's training α"
+    assert tab.steps_spin.text() == "k = 5 steps", "and take the 5 steps it trained with"
+    assert tab.step_slider.value() == tab.step_slider.maximum() == 5
     assert tab.support_grid.count() == 20 * 2  # a label and a drawing per class
     assert len(tab.query_results) == 20
     for name in LEARNERS:
-        assert tab.predictions[name].shape == (4, 20, 20), name
+        assert tab.predictions[name].shape == (6, 20, 20), name
         assert re.fullmatch(rf"{name}: class \d+ \(\d+%\) [✓✗]", tab.query_results[0].answers[name].text())
 
     qtbot.mouseClick(tab.draw_button, Qt.MouseButton.LeftButton)
@@ -96,7 +98,7 @@ def test_choosing_20_way_shows_20_classes_for_every_learner(window, stand_ins, q
         stroke(qtbot, canvas, [(20 + 3 * c, 20), (56, 30 + 2 * c), (92 - 2 * c, 92)])
     with qtbot.waitSignal(tab.predictions_changed, timeout=WAIT_MS):
         stroke(qtbot, tab.query_canvas, [(56, 20), (56, 56), (56, 92)])
-    assert {name: p.shape for name, p in tab.drawn_predictions.items()} == dict.fromkeys(LEARNERS, (4, 1, 20))
+    assert {name: p.shape for name, p in tab.drawn_predictions.items()} == dict.fromkeys(LEARNERS, (6, 1, 20))
 
 
 def test_a_setting_whose_maml_file_is_not_shipped_is_disabled_until_it_is(window, stand_ins, qtbot):
@@ -109,7 +111,7 @@ def test_a_setting_whose_maml_file_is_not_shipped_is_disabled_until_it_is(window
     assert tip.startswith("Not shipped yet: omniglot_20w1s_maml.safetensors.\n") and "95.8%" in tip
     assert "99.9%" in items["5-way 5-shot"].toolTip() and "98.7%" in items["5-way 1-shot"].toolTip()
 
-    omniglot_file(twenty, "fomaml", 20, 0.1)  # shipped while the app runs
+    omniglot_file(twenty, "fomaml", 20, 0.1, inner_steps=5)  # shipped while the app runs
     window.tabs.setCurrentIndex(0)
     window.tabs.setCurrentIndex(window.classification_index)
     assert tab.setting_combo.model().item(1).isEnabled()
@@ -119,7 +121,10 @@ def test_a_setting_whose_maml_file_is_not_shipped_is_disabled_until_it_is(window
     assert tab.support_grid.count() == 5 * (1 + 5)
     assert all(tab.predictions[name].shape == (4, 5, 5) for name in LEARNERS)
     choose(window, qtbot, "20-way 1-shot")
-    assert all(tab.predictions[name].shape == (4, 20, 20) for name in LEARNERS)
+    assert all(tab.predictions[name].shape == (6, 20, 20) for name in LEARNERS)
+    choose(window, qtbot, "5-way 1-shot")
+    assert tab.steps_spin.text() == "k = 3 steps", "a 1-step-trained file is shown after 3, as the paper tests it"
+    assert all(tab.predictions[name].shape == (4, 5, 5) for name in LEARNERS)
 
 
 def test_an_app_trained_init_survives_a_setting_change(window, stand_ins, qtbot):
@@ -131,7 +136,7 @@ def test_an_app_trained_init_survives_a_setting_change(window, stand_ins, qtbot)
     qtbot.waitUntil(lambda: name in tab.predictions, timeout=WAIT_MS)
     choose(window, qtbot, "20-way 1-shot")
     assert list(tab.demo.inits) == [*LEARNERS, name]
-    assert tab.predictions[name].shape == (4, 20, 20)
+    assert tab.predictions[name].shape == (6, 20, 20)
     assert name in tab.query_results[0].answers and name in tab.drawn_result.answers
     note = f"{name} was meta-trained for 5-way tasks: on 20-way ones its head starts at zero."
     assert tab.status.text().endswith(note)

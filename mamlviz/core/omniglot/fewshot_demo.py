@@ -14,6 +14,7 @@ from mamlviz.core.errors import DataError
 from mamlviz.core.model import Params
 from mamlviz.core.omniglot.classification import ImagePool, adapt_and_predict, sample_classification_tasks
 from mamlviz.core.omniglot.data import unseen_characters
+from mamlviz.core.omniglot.training import VALIDATION_STEPS, validation_steps
 
 Array = np.ndarray
 META_TEST = "the meta-test alphabets"
@@ -38,12 +39,20 @@ class DemoTask:
 
 
 class FewShotDemo:
-    """Named initializations (e.g. 'MAML', 'pretrained') adapted side by side with SGD at rate `lr`."""
+    """Named initializations (e.g. 'MAML', 'pretrained') adapted side by side with SGD at rate `lr`; `steps` is how
+    many steps a view shows first: those that training validates with (`training.validation_steps`: 3, as the paper
+    tests its 1-step-trained files, or the 5 that the 20-way files train with)."""
 
     def __init__(
-        self, inits: dict[str, Params], pool: ImagePool | None, ways: int = 5, shots: int = 1, lr: float = 0.4
+        self,
+        inits: dict[str, Params],
+        pool: ImagePool | None,
+        ways: int = 5,
+        shots: int = 1,
+        lr: float = 0.4,
+        steps: int = max(VALIDATION_STEPS),
     ) -> None:
-        self.inits, self.pool, self.ways, self.shots, self.lr = inits, pool, ways, shots, lr
+        self.inits, self.pool, self.ways, self.shots, self.lr, self.steps = inits, pool, ways, shots, lr, steps
 
     @classmethod
     def from_files(cls, paths: dict[str, str | Path], data: str | Path | None, lr: float | None = None) -> FewShotDemo:
@@ -57,7 +66,7 @@ class FewShotDemo:
         first = next(iter(inits.values())).config
         c = first.classification
         params = {name: init.params for name, init in inits.items()}
-        return cls(params, pool, c.ways, c.shots, lr or first.inner_lr)
+        return cls(params, pool, c.ways, c.shots, lr or first.inner_lr, max(validation_steps(first)))
 
     @staticmethod
     def load(

@@ -34,6 +34,7 @@ from mamlviz.core.omniglot.classification import (
 )
 from mamlviz.core.omniglot.convnet import HEAD, conv_forward
 from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
+from mamlviz.core.omniglot.training import VALIDATION_STEPS, validation_steps
 
 Array = np.ndarray
 
@@ -150,8 +151,9 @@ class ClassifierDemo(FewShotDemo):
         shots: int = 1,
         lr: float = 0.4,
         rules: dict[str, str] | None = None,
+        steps: int = max(VALIDATION_STEPS),
     ) -> None:
-        super().__init__(inits, pool, ways, shots, lr)
+        super().__init__(inits, pool, ways, shots, lr, steps)
         self.rules = dict(rules or {})
 
     @classmethod
@@ -179,8 +181,9 @@ class ClassifierDemo(FewShotDemo):
                 raise DataError(f"{paths[name]} was meta-trained for {classes}-way tasks, not {ways}-way ones.")
         sgd = [init.config for init in inits.values() if not metric.is_metric(init.config.algo)]
         rate = lr or (sgd[0].inner_lr if sgd else first.inner_lr)
+        steps = max(validation_steps(sgd[0] if sgd else first))
         rules = {name: init.config.algo for name, init in inits.items() if metric.is_metric(init.config.algo)}
-        return cls({name: init.params for name, init in inits.items()}, pool, ways, shots, rate, rules)
+        return cls({name: init.params for name, init in inits.items()}, pool, ways, shots, rate, rules, steps)
 
     def predict(self, support: Array, labels: Array, queries: Array, steps: int) -> dict[str, Array]:
         """Probabilities (steps + 1, M, N) per learner; a metric learner's rows are all the same (no steps)."""

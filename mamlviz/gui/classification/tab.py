@@ -247,6 +247,9 @@ class ClassificationTab(QWidget):
         for name, (params, algorithm) in self.added.items():
             self._add_init(name, params, algorithm)
         self._build_drawing_classes(demo.ways, list(demo.inits))
+        with QSignalBlocker(self.steps_spin):  # the setting's own steps (5 for 20 ways); the task below adapts
+            self.steps_spin.setValue(demo.steps)
+        self._show_up_to(demo.steps)
         self.new_task_button.setEnabled(demo.pool is not None)
         if demo.pool is None:
             self.task, self.predictions, self.query_results = None, {}, []
@@ -523,12 +526,16 @@ class ClassificationTab(QWidget):
             self._show_step()
 
     def _steps_changed(self, steps: int) -> None:
-        self.step_slider.setMaximum(steps)
-        self.step_slider.setValue(steps)
+        self._show_up_to(steps)
         if self.draw_button.isChecked():
             self.classify_drawings()
         elif self.task is not None and self.demo is not None:
             self._adapt_task()
+
+    def _show_up_to(self, steps: int) -> None:
+        """The step slider spans 0…steps and shows the last."""
+        self.step_slider.setMaximum(steps)
+        self.step_slider.setValue(steps)
 
     def _show_step(self) -> None:
         step = self.step_slider.value()

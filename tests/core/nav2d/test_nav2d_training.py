@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 
 import pytest
 import torch
@@ -87,7 +86,7 @@ def test_unsupported_algorithms_are_refused():
         dataclasses.replace(_small("oracle"), model=ModelConfig(hidden=(8,), in_features=2, out_features=2)).validate()
 
 
-def test_adapt_and_rollout_for_the_app_is_reproducible_and_fast():
+def test_adapt_and_rollout_for_the_app_is_reproducible():
     params = init_policy(ModelConfig(hidden=(100, 100), in_features=2, out_features=2), torch.Generator())
     paths, returns = adapt_and_rollout(params, (0.3, -0.2), steps=3, n_traj=20, seed=5)
     assert paths.shape == (4, 20, 101, 2) and returns.shape == (4, 20)
@@ -95,13 +94,7 @@ def test_adapt_and_rollout_for_the_app_is_reproducible_and_fast():
     again, _ = adapt_and_rollout(params, (0.3, -0.2), steps=3, n_traj=20, seed=5)
     assert torch.equal(paths, again)
     other, _ = adapt_and_rollout(params, (-0.3, 0.2), steps=3, n_traj=20, seed=5)
-    assert not torch.equal(paths, other)
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        adapt_and_rollout(params, (0.3, -0.2), steps=3, n_traj=20, seed=5)
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.3
+    assert not torch.equal(paths, other)  # its latency (a click in the RL tab) is benchmarks/bench_nav2d.py's
 
 
 def test_evaluation_follows_the_papers_protocol():
