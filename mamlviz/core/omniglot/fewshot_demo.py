@@ -38,21 +38,18 @@ class DemoTask:
     query_labels: np.ndarray
 
 
+@dataclass(eq=False)
 class FewShotDemo:
     """Named initializations (e.g. 'MAML', 'pretrained') adapted side by side with SGD at rate `lr`; `steps` is how
     many steps a view shows first: those that training validates with (`training.validation_steps`: 3, as the paper
     tests its 1-step-trained files, or the 5 that the 20-way files train with)."""
 
-    def __init__(
-        self,
-        inits: dict[str, Params],
-        pool: ImagePool | None,
-        ways: int = 5,
-        shots: int = 1,
-        lr: float = 0.4,
-        steps: int = max(VALIDATION_STEPS),
-    ) -> None:
-        self.inits, self.pool, self.ways, self.shots, self.lr, self.steps = inits, pool, ways, shots, lr, steps
+    inits: dict[str, Params]
+    pool: ImagePool | None
+    ways: int = 5
+    shots: int = 1
+    lr: float = 0.4
+    steps: int = max(VALIDATION_STEPS)
 
     @classmethod
     def from_files(cls, paths: dict[str, str | Path], data: str | Path | None, lr: float | None = None) -> FewShotDemo:

@@ -13,7 +13,7 @@ Every call embeds the support and query drawings of a task in one batch, as trai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,6 @@ from mamlviz.core.errors import DataError
 from mamlviz.core.model import Params, expand_to_tasks
 from mamlviz.core.omniglot import metric
 from mamlviz.core.omniglot.classification import (
-    ImagePool,
     adapt_and_predict,
     ce_sgd_steps,
     check_drawings,
@@ -34,7 +33,7 @@ from mamlviz.core.omniglot.classification import (
 )
 from mamlviz.core.omniglot.convnet import HEAD, conv_forward
 from mamlviz.core.omniglot.fewshot_demo import FewShotDemo
-from mamlviz.core.omniglot.training import VALIDATION_STEPS, validation_steps
+from mamlviz.core.omniglot.training import validation_steps
 
 Array = np.ndarray
 
@@ -139,22 +138,12 @@ def conv_features(
     return features[: len(support)].double().numpy(), features[len(support) :].double().numpy()
 
 
+@dataclass(eq=False)
 class ClassifierDemo(FewShotDemo):
     """`FewShotDemo` over every Omniglot learner: `rules` names each metric learner's rule ('protonet',
     'matchingnet'); the others (MAML, first-order MAML, pretrained) adapt by SGD at rate `lr`."""
 
-    def __init__(
-        self,
-        inits: dict[str, Params],
-        pool: ImagePool | None,
-        ways: int = 5,
-        shots: int = 1,
-        lr: float = 0.4,
-        rules: dict[str, str] | None = None,
-        steps: int = max(VALIDATION_STEPS),
-    ) -> None:
-        super().__init__(inits, pool, ways, shots, lr, steps)
-        self.rules = dict(rules or {})
+    rules: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_files(
@@ -183,7 +172,8 @@ class ClassifierDemo(FewShotDemo):
         rate = lr or (sgd[0].inner_lr if sgd else first.inner_lr)
         steps = max(validation_steps(sgd[0] if sgd else first))
         rules = {name: init.config.algo for name, init in inits.items() if metric.is_metric(init.config.algo)}
-        return cls({name: init.params for name, init in inits.items()}, pool, ways, shots, rate, rules, steps)
+        params = {name: init.params for name, init in inits.items()}
+        return cls(params, pool, ways, shots, rate, steps, rules)
 
     def predict(self, support: Array, labels: Array, queries: Array, steps: int) -> dict[str, Array]:
         """Probabilities (steps + 1, M, N) per learner; a metric learner's rows are all the same (no steps)."""

@@ -5,6 +5,7 @@ initialization's class probabilities before and after 1…k adaptation steps, si
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -280,7 +281,7 @@ class ClassificationTab(QWidget):
         """Put one initialization into the demo, with a head note if its head has another number of ways."""
         if is_metric(algorithm) and not isinstance(self.demo, ClassifierDemo):  # SGD learners only so far
             old = self.demo
-            self.demo = ClassifierDemo(old.inits, old.pool, old.ways, old.shots, old.lr)
+            self.demo = ClassifierDemo(**{f.name: getattr(old, f.name) for f in dataclasses.fields(old)})
         self.demo.inits[name] = params
         self.head_notes.pop(name, None)
         head = params.get(f"{HEAD}.weight") if has_meta_trained_head(algorithm) else None
