@@ -57,6 +57,8 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings("mamlviz", "mamlviz")
         self.rng = np.random.default_rng(seed)
         self.ask_before_closing = True
+        self.requested_splits: frozenset[str] = frozenset()
+        """The classifiers' splits the Classification tab's last load was asked to leave out."""
         """Closing and Reset ask before trained, unkept initializations are lost (off for scripts and tests)."""
         self.last_error: QMessageBox | None = None
         self.state = AppState(self)
@@ -153,9 +155,25 @@ class MainWindow(QMainWindow):
         self.state.set_shown([*self.controls.compare.shown(), *others])
 
     def _offer_classifiers(self) -> None:
-        """Omniglot initializations of the state join the Classification tab (it keeps them across task settings)."""
+        """Omniglot initializations of the state join the Classification tab (it keeps them across task settings).
+        One meta-trained on characters that the tab's tasks may hold (another split) has the tab load its setting
+        again, from the characters none of its learners trained on."""
         for name, init in self.state.inits_of(CLASSIFICATION_DOMAIN).items():
             self.classification.set_init(name, init.params, init.algorithm)
+        self._leave_out_classifier_splits()
+
+    def _leave_out_classifier_splits(self) -> None:
+        """Load the tab's setting again if its tasks may hold characters a classifier of the state meta-trained on
+        (once per set of splits: a load that failed says why in the tab, and is not repeated)."""
+        demo = self.classification.demo
+        left_out = set(getattr(demo.pool, "splits", ())) if demo is not None else set()  # empty: not known
+        needed = frozenset(self._classifier_splits())
+        if left_out and not needed <= left_out and needed != self.requested_splits:
+            self.load_classification(self.classification.setting or shipped.DEFAULT_OMNIGLOT_SETTING)
+
+    def _classifier_splits(self) -> list[str]:
+        """The Omniglot splits the state's classifiers (trained here or opened) meta-trained on."""
+        return [init.config.classification.split for init in self.state.inits_of(CLASSIFICATION_DOMAIN).values()]
 
     def _on_unsaved(self) -> None:
         trained = [n for n in self.state.inits_of(CLASSIFICATION_DOMAIN) if n in self.state.unsaved]
@@ -187,7 +205,9 @@ class MainWindow(QMainWindow):
     def load_classification(self, setting: str) -> None:
         """Load the shipped learners of an Omniglot task setting ('20-way 1-shot') off the GUI thread; the tab
         says so meanwhile, and `classification_loaded` fires once it shows them."""
-        if self.jobs.run("omniglot demo", lambda: shipped.load_omniglot_demo(setting), setting):
+        also = self._classifier_splits()
+        if self.jobs.run("omniglot demo", lambda: shipped.load_omniglot_demo(setting, also), setting):
+            self.requested_splits = frozenset(also)
             self.classification.show_loading(setting)
 
     def _on_job(self, job: Job) -> None:
@@ -196,6 +216,7 @@ class MainWindow(QMainWindow):
         elif job.name == "omniglot demo":
             self.classification.set_demo(job.result, job.context)
             self.classification_loaded.emit()
+            self._leave_out_classifier_splits()  # a classifier that joined during the load
 
     def _size_insights(self, visible: bool) -> None:
         """A third of the window's height when the dock appears, so the playground stays the largest panel."""

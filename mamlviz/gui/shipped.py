@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from mamlviz.core.checkpoint import Initialization, load_initialization
@@ -94,12 +95,12 @@ def omniglot_settings() -> dict[str, tuple[str, bool]]:
     return offers
 
 
-def load_omniglot_demo(setting: str = DEFAULT_OMNIGLOT_SETTING) -> ClassifierDemo:
+def load_omniglot_demo(setting: str = DEFAULT_OMNIGLOT_SETTING, also: Sequence[str] = ()) -> ClassifierDemo:
     """The Classification tab's demo of a task setting ('20-way 1-shot'): its MAML, the pretrained net, ProtoNet and
-    Matching Net, with the characters none of them meta-trained on where the shipped MAML's Omniglot folder is on
-    this machine; the SGD learners adapt at the setting's MAML training α. Takes seconds: call it off the GUI
-    thread."""
+    Matching Net, with the characters none of them meta-trained on (nor the learners of the splits `also` names, those
+    trained in or opened by the app) where the shipped MAML's Omniglot folder is on this machine; the SGD learners
+    adapt at the setting's MAML training α. Takes seconds: call it off the GUI thread."""
     chosen = OMNIGLOT_SETTINGS[setting]
     files = {name: resource_path(file) for name, file in chosen.files.items()}
     data = shipped_omniglot_data() or None
-    return ClassifierDemo.from_files(files, data, ways=chosen.ways, shots=chosen.shots)
+    return ClassifierDemo.from_files(files, data, ways=chosen.ways, shots=chosen.shots, also=also)

@@ -15,6 +15,7 @@ from mamlviz import resources
 from mamlviz.core.checkpoint import Initialization, save_initialization
 from mamlviz.core.config import ClassificationConfig, TrainConfig
 from mamlviz.core.omniglot.convnet import init_conv_params
+from mamlviz.core.omniglot.data import unseen_characters
 from mamlviz.core.omniglot.metric import init_embedding_params
 from mamlviz.gui import shipped
 from mamlviz.gui.app import settle
@@ -166,3 +167,26 @@ def test_opening_an_omniglot_file_shows_its_tab_and_domain_and_the_screenshot_wa
     tab = window.classification
     assert tab.demo is not None and not tab.busy
     assert tab.status.text().startswith("Task 1: 5-way 1-shot from "), tab.status.text()
+
+
+def test_a_learner_trained_on_another_split_narrows_the_tasks_to_characters_new_to_all(window, stand_ins, qtbot):
+    """A classifier trained in the app on the paper split must not be shown characters it meta-trained on: the
+    tab loads its setting again from the characters none of its learners trained on (the stand-ins: alphabets)."""
+    tab = open_tab(window, qtbot)
+    assert tab.status.text().startswith("Task 1: 5-way 1-shot from the meta-test alphabets.")
+    assert tab.demo.pool.images.shape[1] == 24 and tab.demo.pool.splits == ("alphabets",)
+    paper = ClassificationConfig(ways=5, filters=8, split="paper")
+    name = "MAML (trained here)"
+    config = TrainConfig(domain="omniglot", classification=paper)
+    trained = Initialization(init_conv_params(8, 5, torch.Generator()), config, "maml")
+    with qtbot.waitSignal(window.classification_loaded, timeout=WAIT_MS):
+        window.state.put_init(name, trained, unsaved=True)
+    qtbot.waitUntil(lambda: not tab.busy, timeout=WAIT_MS)
+    new_to_all = unseen_characters(["alphabets", "paper"], shipped.shipped_omniglot_data())
+    count = len(new_to_all.characters)
+    assert 5 <= count < 24
+    assert tab.demo.pool.images.shape[1] == count and tab.demo.pool.splits == ("alphabets", "paper")
+    assert tab.status.text() == f"Task 2: 5-way 1-shot from the {count} characters none of these learners trained on."
+    assert tab.predictions[name].shape == (4, 5, 5)
+    with qtbot.assertNotEmitted(window.classification_loaded, wait=200):  # the next snapshot loads nothing again
+        window.state.put_init(name, trained, unsaved=True)

@@ -130,4 +130,4 @@ def test_files_of_different_splits_say_where_their_tasks_come_from(qtbot, tmp_pa
     widget.show()
     with qtbot.waitSignal(widget.predictions_changed):
         widget.set_demo(ClassifierDemo.from_files(paths, data))
-    assert widget.status.text() == "Task 1: 3-way 1-shot from the 4 characters none of these files trained on."
+    assert widget.status.text() == "Task 1: 3-way 1-shot from the 4 characters none of these learners trained on."

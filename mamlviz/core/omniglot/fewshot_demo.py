@@ -3,6 +3,7 @@ user's drawings, adapt each named initialization and return class probabilities 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,9 +25,11 @@ META_TEST = "the meta-test alphabets"
 @dataclass(frozen=True)
 class DemoPool(ImagePool):
     """The demo's task pool: the characters none of its files meta-trained on; `source` says so in a phrase
-    (e.g. 'the meta-test alphabets', 'the 172 characters none of these files trained on')."""
+    (e.g. 'the meta-test alphabets', 'the 172 characters none of these learners trained on')."""
 
     source: str = META_TEST
+    splits: tuple[str, ...] = ()
+    """The `ClassificationConfig.split`s whose meta-training characters it leaves out."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,12 @@ class FewShotDemo:
 
     @staticmethod
     def load(
-        paths: dict[str, str | Path], data: str | Path | None, ways: int | None = None
+        paths: dict[str, str | Path], data: str | Path | None, ways: int | None = None, also: Sequence[str] = ()
     ) -> tuple[dict[str, Initialization], ImagePool | None]:
         """The Omniglot initializations by name (another domain's file is refused) and, unless `data` is None,
-        a `DemoPool` of the characters none of them meta-trained on (`data.unseen_characters` of their splits),
-        with the first file's rotations; a DataError if those are fewer than `ways` (None: the first file's)."""
+        a `DemoPool` of the characters none of them meta-trained on (`data.unseen_characters` of their splits and
+        of the splits `also` names: those of learners that join later, e.g. one trained in the app), with the first
+        file's rotations; a DataError if those are fewer than `ways` (None: the first file's)."""
         inits = {name: load_initialization(path) for name, path in paths.items()}
         for name, init in inits.items():
             if init.config.domain != "omniglot":
@@ -80,13 +84,13 @@ class FewShotDemo:
             return inits, None
         first = next(iter(inits.values())).config.classification
         ways = ways or first.ways
-        splits = [init.config.classification.split for init in inits.values()]
+        splits = [init.config.classification.split for init in inits.values()] + list(also)
         unseen = unseen_characters(splits, data)
         count = len(unseen.characters)
         if len(set(splits)) > 1:
-            source = f"the {count} characters none of these files trained on"
+            source = f"the {count} characters none of these learners trained on"
             shortage = (
-                f"these files were meta-trained on different Omniglot splits ({' and '.join(sorted(set(splits)))}) "
+                f"these learners were meta-trained on different Omniglot splits ({' and '.join(sorted(set(splits)))}) "
                 f"and only {_count(count)} {'is' if count == 1 else 'are'} new to all of them"
             )
         else:
@@ -94,7 +98,8 @@ class FewShotDemo:
             shortage = f"the {splits[0]} split's meta-test part holds only {_count(count)}"
         if count < ways:
             raise DataError(f"{shortage}, too few for {ways}-way tasks.")
-        return inits, replace(DemoPool.from_split(unseen, first.rotations), source=source)
+        pool = DemoPool.from_split(unseen, first.rotations)
+        return inits, replace(pool, source=source, splits=tuple(sorted(set(splits))))
 
     def sample_task(self, seed: int, queries_per_class: int = 1) -> DemoTask:
         """A fresh N-way K-shot task from the pool (characters none of the files meta-trained on), queries

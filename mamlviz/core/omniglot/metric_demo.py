@@ -13,6 +13,7 @@ Every call embeds the support and query drawings of a task in one batch, as trai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,15 +154,17 @@ class ClassifierDemo(FewShotDemo):
         lr: float | None = None,
         ways: int | None = None,
         shots: int | None = None,
+        also: Sequence[str] = (),
     ) -> ClassifierDemo:
-        """Load Omniglot learners by name and the characters none of them meta-trained on (from `data`; None: no pool).
+        """Load Omniglot learners by name and the characters none of them meta-trained on, nor any learner trained on
+        a split `also` names (from `data`; None: no pool).
 
         Tasks are `ways`-way `shots`-shot (None: the first file's test task); a meta-trained head of another number
         of ways is refused (the pretrained net's is replaced by a zero one, as in training). `lr` (else the first
         SGD learner's training α) adapts the SGD learners. Takes seconds the first time the data is decoded: call it
         off the GUI thread.
         """
-        inits, pool = cls.load(paths, data, ways)
+        inits, pool = cls.load(paths, data, ways, also)
         first = next(iter(inits.values())).config
         ways, shots = ways or first.classification.ways, shots or first.classification.shots
         for name, init in inits.items():

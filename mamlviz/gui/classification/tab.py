@@ -345,7 +345,7 @@ class ClassificationTab(QWidget):
 
     def task_caption(self) -> str:
         """'Task 3: 5-way 1-shot from …', naming the pool (`DemoPool.source`: the characters the files did not
-        meta-train on, e.g. 'the 172 characters none of these files trained on' when their splits differ)."""
+        meta-train on, e.g. 'the 172 characters none of these learners trained on' when their splits differ)."""
         source = getattr(self.demo.pool, "source", META_TEST)
         return f"Task {self.seed}: {self.demo.ways}-way {self.demo.shots}-shot from {source}."
 

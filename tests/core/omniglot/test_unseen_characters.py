@@ -78,7 +78,7 @@ def test_mixed_splits_get_the_characters_none_of_them_trained_on(data, tmp_path)
     }
     demo = FewShotDemo.from_files(paths, data)
     assert demo.pool.images.shape[:2] == (4, 4)  # 4 rotations of the 4 characters
-    assert demo.pool.source == "the 4 characters none of these files trained on"
+    assert demo.pool.source == "the 4 characters none of these learners trained on"
     assert demo.sample_task(seed=1).support.shape == (WAYS, 1, 28, 28)
 
 
@@ -91,7 +91,7 @@ def test_too_few_unseen_characters_is_one_sentence(tmp_path):
         "old": save_classifier(tmp_path / "a.safetensors", "alphabets"),
     }
     message = (
-        "these files were meta-trained on different Omniglot splits (alphabets and paper) and only 1 character "
+        "these learners were meta-trained on different Omniglot splits (alphabets and paper) and only 1 character "
         "is new to all of them, too few for 3-way tasks."
     )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
