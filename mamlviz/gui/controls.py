@@ -395,7 +395,8 @@ class TrainingControls(QGroupBox):
     def follow_domain(self, domain: str) -> None:
         """Show `domain`'s defaults, as choosing it in the Domain box does, unless the form is on it already (or the
         domain has no form)."""
-        if domain in DOMAIN_FORMS and domain != self.domain.currentData():
+        index = self.domain.findData(domain)  # -1: no form
+        if index not in (-1, self.domain.currentIndex()):
             self.set_config(DOMAIN_DEFAULTS[domain])
 
     def device_name(self) -> str:
