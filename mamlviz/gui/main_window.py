@@ -57,9 +57,9 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings("mamlviz", "mamlviz")
         self.rng = np.random.default_rng(seed)
         self.ask_before_closing = True
+        """Closing and Reset ask before trained, unkept initializations are lost (off for scripts and tests)."""
         self.requested_splits: frozenset[str] = frozenset()
         """The classifiers' splits the Classification tab's last load was asked to leave out."""
-        """Closing and Reset ask before trained, unkept initializations are lost (off for scripts and tests)."""
         self.last_error: QMessageBox | None = None
         self.state = AppState(self)
         self.controls, self.monitor, self.insights = ControlsPanel(), TrainingMonitor(), InsightsPanel()
